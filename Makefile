@@ -1,0 +1,50 @@
+# The registry's commands. `make run` and `make test` are all a newcomer needs.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format check venv install install-dev browser clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# A local .env for development: DEBUG on and a fresh secret key (never committed).
+.env:
+	sed "s/^SECRET_KEY=.*/SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')/" .env.example > .env
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## run: set up everything and serve the registry on http://127.0.0.1:8000 (SQLite by default)
+run: install .env
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_initial_data
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+## test: install the test requirements and run the whole suite
+test: install-dev .env
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## lint: ruff and the migrations check
+lint: install-dev .env
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+format: install-dev
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from trials import views as trial_views
+
+admin.site.site_header = "Stem-cell diabetes trials registry: curators"
+admin.site.site_title = "Registry curators"
+admin.site.index_title = "Curation"
+
+urlpatterns = [
+    path("", trial_views.home, name="home"),
+    path("about/", trial_views.about, name="about"),
+    path("mechanisms/", include("mechanisms.urls")),
+    path("trials/", include("trials.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MechanismsConfig(AppConfig):
+    name = "mechanisms"
+    verbose_name = "Mechanisms and pathway"

@@ -1,0 +1,44 @@
+"""Shared fixtures and the rules for tests that need PostgreSQL or a browser.
+
+Tests marked `postgres` run only on PostgreSQL (DATABASE_URL=postgres://...). Elsewhere they are
+skipped with the reason, except in CI (CI=true), which runs the suite on both databases: there they
+are deselected on SQLite, and any skip that remains fails the run (CI must not lose a test quietly).
+"""
+
+import os
+
+import pytest
+from django.db import connection
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def pytest_collection_modifyitems(config, items):
+    if connection.vendor == "postgresql":
+        return
+    deselected, kept = [], []
+    for item in items:
+        if item.get_closest_marker("postgres"):
+            if IN_CI:
+                deselected.append(item)
+                continue
+            item.add_marker(
+                pytest.mark.skip(
+                    reason="needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry "
+                    "(CI runs the whole suite on PostgreSQL too)"
+                )
+            )
+        kept.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"Skipped in CI, where every test is required: {reason}"

@@ -1,0 +1,71 @@
+import datetime
+
+import factory
+
+from mechanisms.models import Mechanism
+from trials.models import (
+    CurationState,
+    OverallStatus,
+    Phase,
+    Publication,
+    Registry,
+    RegistryIdentifier,
+    Source,
+    Trial,
+    TrialMechanism,
+)
+
+
+class TrialFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Trial
+
+    slug = factory.Sequence(lambda n: f"trial-{n}")
+    brief_title = factory.Sequence(lambda n: f"Mesenchymal stromal cells in type 1 diabetes, study {n}")
+    sponsor = "University Hospital"
+    sponsor_class = "OTHER"
+    phase = Phase.PHASE1_PHASE2
+    overall_status = OverallStatus.COMPLETED
+    status_confirmed_on = datetime.date(2026, 1, 15)
+    last_reviewed_on = datetime.date(2026, 11, 24)
+    curation_state = CurationState.PUBLISHED
+
+
+class RegistryIdentifierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RegistryIdentifier
+
+    trial = factory.SubFactory(TrialFactory)
+    registry = Registry.CTGOV
+    value = factory.Sequence(lambda n: f"NCT{90000000 + n:08d}")
+    is_primary = True
+
+
+class TrialMechanismFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TrialMechanism
+
+    trial = factory.SubFactory(TrialFactory)
+    mechanism = factory.LazyFunction(lambda: Mechanism.objects.get(slug="immune-regulation"))
+    role = "PRIMARY"
+    rationale = "Mesenchymal stromal cells damp the autoimmune attack on beta cells."
+
+
+class PublicationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Publication
+
+    trial = factory.SubFactory(TrialFactory)
+    citation = "Author A et al. A trial of cells. J Trials 2025;1:1-10"
+    doi = "10.1000/example.1"
+    pmid = "12345678"
+    year = 2025
+
+
+class SourceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Source
+
+    trial = factory.SubFactory(TrialFactory)
+    url = "https://clinicaltrials.gov/study/NCT00000000"
+    used_for = "registry record"

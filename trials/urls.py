@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "trials"
+
+urlpatterns = [
+    path("", views.trial_list, name="list"),
+    path("<path:key>/", views.trial_detail, name="detail"),
+]
