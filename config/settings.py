@@ -74,9 +74,7 @@ def database_from_url(url):
             "CONN_HEALTH_CHECKS": True,
             "OPTIONS": options,
         }
-    raise ImproperlyConfigured(
-        f"DATABASE_URL must start with sqlite:/// or postgres://; got scheme {parts.scheme!r}."
-    )
+    raise ImproperlyConfigured(f"DATABASE_URL must start with sqlite:/// or postgres://; got scheme {parts.scheme!r}.")
 
 
 DEBUG = env_bool("DEBUG", default=False)

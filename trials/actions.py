@@ -100,7 +100,6 @@ def trial_fields(record):
     return {name: ("" if value is None and name in _TEXT_FIELDS else value) for name, value in values.items()}
 
 
-
 def _clean_and_save(instance, label, exclude=None):
     try:
         instance.full_clean(exclude=exclude)

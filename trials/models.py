@@ -364,7 +364,9 @@ class TrialQuerySet(models.QuerySet):
 
 
 def date_order(earlier, later):
-    return Q(**{f"{earlier}__isnull": True}) | Q(**{f"{later}__isnull": True}) | Q(**{f"{earlier}__lte": models.F(later)})
+    return (
+        Q(**{f"{earlier}__isnull": True}) | Q(**{f"{later}__isnull": True}) | Q(**{f"{earlier}__lte": models.F(later)})
+    )
 
 
 def date_precision_given(field):
@@ -437,14 +439,18 @@ class Trial(models.Model):
     )
     primary_completion_date_precision = models.CharField(max_length=5, choices=DatePrecision.choices, blank=True)
     primary_completion_date_type = models.CharField(max_length=10, choices=DateType.choices, blank=True)
-    completion_date = models.DateField(null=True, blank=True, help_text="Study completion (last visit of the last participant).")
+    completion_date = models.DateField(
+        null=True, blank=True, help_text="Study completion (last visit of the last participant)."
+    )
     completion_date_precision = models.CharField(max_length=5, choices=DatePrecision.choices, blank=True)
     completion_date_type = models.CharField(max_length=10, choices=DateType.choices, blank=True)
     enrollment = models.PositiveIntegerField(
         null=True, blank=True, help_text="Number of participants (actual or anticipated). Empty if not known."
     )
     enrollment_type = models.CharField(max_length=10, choices=EnrollmentType.choices, blank=True)
-    enrollment_notes = models.CharField(max_length=300, blank=True, help_text="e.g. conflicting counts between sources.")
+    enrollment_notes = models.CharField(
+        max_length=300, blank=True, help_text="e.g. conflicting counts between sources."
+    )
     countries = models.ManyToManyField(
         Country, blank=True, related_name="trials", help_text="Countries with at least one site."
     )
@@ -456,9 +462,7 @@ class Trial(models.Model):
         blank=True,
         help_text="Main source of the cells. Empty if not known; give combinations in the notes.",
     )
-    cell_origin = models.CharField(
-        "autologous or allogeneic", max_length=20, choices=CellOrigin.choices, blank=True
-    )
+    cell_origin = models.CharField("autologous or allogeneic", max_length=20, choices=CellOrigin.choices, blank=True)
     differentiation = models.CharField(
         "differentiation stage",
         max_length=20,
@@ -471,10 +475,15 @@ class Trial(models.Model):
     )
     encapsulation = models.CharField(max_length=20, choices=Encapsulation.choices, blank=True)
     gene_edited = models.BooleanField(
-        null=True, blank=True, help_text="Are the cells gene-edited (e.g. to evade the immune system)? Empty if unknown."
+        null=True,
+        blank=True,
+        help_text="Are the cells gene-edited (e.g. to evade the immune system)? Empty if unknown.",
     )
     routes = models.ManyToManyField(
-        RouteTerm, blank=True, related_name="trials", help_text="How the cells are given; several if the trial uses several."
+        RouteTerm,
+        blank=True,
+        related_name="trials",
+        help_text="How the cells are given; several if the trial uses several.",
     )
     route_notes = models.TextField(blank=True, help_text="The route as the sources describe it: dose, number of doses.")
     immunosuppression = models.CharField(
@@ -544,7 +553,8 @@ class Trial(models.Model):
             ),
             models.CheckConstraint(condition=Q(enrollment__gte=0), name="trial_enrollment_not_negative"),
             models.CheckConstraint(
-                condition=date_order("start_date", "primary_completion_date"), name="trial_start_before_primary_completion"
+                condition=date_order("start_date", "primary_completion_date"),
+                name="trial_start_before_primary_completion",
             ),
             models.CheckConstraint(
                 condition=date_order("start_date", "completion_date"), name="trial_start_before_completion"
@@ -665,7 +675,9 @@ def status_stale_q(today=None):
     """SQL form of the staleness rule: trials whose active status is shown as unknown (see StatusDisplay)."""
     today = today or timezone.localdate()
     cutoff = years_before(today, STATUS_STALE_AFTER_YEARS)
-    return Q(overall_status__in=ACTIVE_STATUSES) & (Q(status_confirmed_on__isnull=True) | Q(status_confirmed_on__lt=cutoff))
+    return Q(overall_status__in=ACTIVE_STATUSES) & (
+        Q(status_confirmed_on__isnull=True) | Q(status_confirmed_on__lt=cutoff)
+    )
 
 
 def record_stale_q(today=None):
@@ -732,7 +744,9 @@ class TrialMechanism(models.Model):
         default=MechanismRole.PRIMARY,
         help_text="Primary: what the trial is designed to test. Contributing: an effect it may also rely on.",
     )
-    rationale = models.TextField(help_text="Why this trial tests this mechanism, in a sentence or two, from its sources.")
+    rationale = models.TextField(
+        help_text="Why this trial tests this mechanism, in a sentence or two, from its sources."
+    )
 
     history = HistoricalRecords()
 
@@ -764,7 +778,9 @@ class Publication(models.Model):
     class Meta:
         ordering = ["-year", "citation"]
         constraints = [
-            models.CheckConstraint(condition=Q(pmid="") | Q(pmid__regex=r"^[0-9]{1,9}$"), name="publication_pmid_digits"),
+            models.CheckConstraint(
+                condition=Q(pmid="") | Q(pmid__regex=r"^[0-9]{1,9}$"), name="publication_pmid_digits"
+            ),
             models.CheckConstraint(condition=Q(doi="") | Q(doi__startswith="10."), name="publication_doi_format"),
             models.CheckConstraint(condition=Q(year__isnull=True) | Q(year__gte=1900), name="publication_year_valid"),
         ]
