@@ -1,0 +1,436 @@
+"""The public list's filters: one FilterSet for /trials/ and /trials/export.csv, so the file equals the page.
+
+Query values are the stored codes (phase=PHASE1_PHASE2, status=RECRUITING, country=SE, mechanism=immune-regulation).
+Several values of one parameter combine with OR, different parameters with AND. A value that is not understood
+makes the form invalid: callers answer 400 and say which value it was, never a wider list.
+
+Entry points:
+- `filtered_trials(data)` -> (filterset, queryset): the published trials matching `data` (request.GET), in the order
+  asked for; queryset is None when the filterset is invalid (then `filterset.errors` says why).
+- `facet_counts(filterset)`: for each filter, its options with the number of matching trials, counted over the list
+  filtered by the other parameters (one aggregate query per facet).
+"""
+
+from django import forms
+from django.db import connections
+from django.db.models import Case, Count, Exists, F, FloatField, IntegerField, OuterRef, Q, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django_filters import CharFilter, DateFilter, Filter, FilterSet
+
+from mechanisms.models import Mechanism
+
+from .models import (
+    ACTIVE_STATUSES,
+    CellSource,
+    Country,
+    DiabetesType,
+    DiabetesTypeTerm,
+    Immunosuppression,
+    OverallStatus,
+    Phase,
+    RegistryIdentifier,
+    Route,
+    RouteTerm,
+    SponsorClass,
+    Trial,
+    TrialMechanism,
+    phase_rank,
+    status_stale_q,
+)
+
+NOT_RECORDED = "NOT_RECORDED"  # the status filter's value for trials with no status recorded
+STATUS_CHOICES = [*OverallStatus.choices, (NOT_RECORDED, "Status not recorded")]
+
+PAGE_SIZE_DEFAULT = 25
+PAGE_SIZE_MIN = 10
+PAGE_SIZE_MAX = 100
+Q_MAX_LENGTH = 200
+
+SORT_CHOICES = [
+    ("relevance", "Best match (with a search)"),
+    ("-reviewed", "Most recently reviewed"),
+    ("reviewed", "Least recently reviewed"),
+    ("-start", "Start date, newest first"),
+    ("start", "Start date, oldest first"),
+    ("phase", "Phase, earliest first"),
+    ("-phase", "Phase, latest first"),
+    ("status", "Status"),
+    ("title", "Title, A to Z"),
+    ("-title", "Title, Z to A"),
+]
+
+
+# --- Fields -----------------------------------------------------------------------------------
+
+
+class CodeListField(forms.Field):
+    """Several codes of one vocabulary (a repeated query parameter); every one must be known.
+
+    `known(values)` returns the set of the given values that exist: a fixed set for a vocabulary, or one
+    query for a table (mechanisms, countries), however many values are given.
+    """
+
+    widget = forms.MultipleHiddenInput
+
+    def __init__(self, *, known, normalize=str.strip, noun="value", **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+        self.known, self.normalize, self.noun = known, normalize, noun
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return []
+        values = value if isinstance(value, list | tuple) else [value]
+        cleaned = []
+        for item in values:
+            item = self.normalize(str(item))
+            if item and item not in cleaned:
+                cleaned.append(item)
+        return cleaned
+
+    def validate(self, value):
+        super().validate(value)
+        if not value:
+            return
+        known = self.known(value)
+        unknown = [item for item in value if item not in known]
+        if unknown:
+            raise forms.ValidationError(
+                "%(values)s is not a %(noun)s this registry knows.",
+                code="invalid_choice",
+                params={"values": ", ".join(f"“{item}”" for item in unknown), "noun": self.noun},
+            )
+
+
+def vocabulary(choices):
+    codes = frozenset(code for code, _ in choices)
+    return lambda values: codes.intersection(values)
+
+
+def known_mechanisms(values):
+    """Query: the mechanism slugs among `values`."""
+    return set(Mechanism.objects.filter(slug__in=values).values_list("slug", flat=True))
+
+
+def known_countries(values):
+    """Query: the country codes among `values`."""
+    return set(Country.objects.filter(code__in=values).values_list("code", flat=True))
+
+
+class CodeFilter(Filter):
+    field_class = CodeListField
+
+
+class ListForm(forms.Form):
+    """The list's form: the filters (added by the FilterSet) plus the list's own sort and paging."""
+
+    sort = forms.ChoiceField(choices=SORT_CHOICES, required=False)
+    page = forms.IntegerField(min_value=1, required=False)
+    page_size = forms.IntegerField(min_value=PAGE_SIZE_MIN, max_value=PAGE_SIZE_MAX, required=False)
+
+    def clean_q(self):
+        return " ".join((self.cleaned_data.get("q") or "").split())
+
+
+# --- The FilterSet ----------------------------------------------------------------------------
+
+
+def is_postgresql(queryset):
+    return connections[queryset.db].vendor == "postgresql"
+
+
+def search_vector():
+    from django.contrib.postgres.search import SearchVector
+
+    return (
+        SearchVector("brief_title", "acronym", weight="A", config="english")
+        + SearchVector("official_title", "product_name", weight="B", config="english")
+        + SearchVector("sponsor", weight="C", config="english")
+        + SearchVector("summary", weight="D", config="english")
+    )
+
+
+def search_query(text):
+    from django.contrib.postgres.search import SearchQuery
+
+    return SearchQuery(text, search_type="websearch", config="english")
+
+
+def identifier_matches(text, lookup="icontains"):
+    return Exists(RegistryIdentifier.objects.filter(trial=OuterRef("pk"), **{f"value__{lookup}": text}))
+
+
+SEARCH_FIELDS = ["brief_title", "official_title", "acronym", "summary", "product_name", "sponsor"]
+
+
+def search_words(text):
+    return [word for word in (part.strip("\"'()") for part in text.split()) if word and word != "-"]
+
+
+class TrialFilter(FilterSet):
+    """The public list's filters. Every filter narrows by a WHERE clause: no joins, no DISTINCT."""
+
+    q = CharFilter(method="filter_search", label="Search", max_length=Q_MAX_LENGTH)
+    mechanism = CodeFilter(method="filter_mechanism", label="Mechanism", known=known_mechanisms, noun="mechanism")
+    status = CodeFilter(
+        method="filter_status", label="Status", known=vocabulary(STATUS_CHOICES), noun="status", normalize=str.upper
+    )
+    phase = CodeFilter(
+        method="filter_in", field_name="phase", label="Phase", known=vocabulary(Phase.choices), noun="phase"
+    )
+    diabetes_type = CodeFilter(
+        method="filter_diabetes_type",
+        label="Diabetes type",
+        known=vocabulary(DiabetesType.choices),
+        noun="diabetes type",
+        normalize=lambda v: v.strip().upper(),
+    )
+    cell_source = CodeFilter(
+        method="filter_in", field_name="cell_source", label="Cell source", known=vocabulary(CellSource.choices),
+        noun="cell source",
+    )  # fmt: skip
+    route = CodeFilter(method="filter_route", label="Route", known=vocabulary(Route.choices), noun="route")
+    country = CodeFilter(
+        method="filter_country",
+        label="Country",
+        known=known_countries,
+        noun="country code",
+        normalize=lambda v: v.strip().upper(),
+    )
+    sponsor_class = CodeFilter(
+        method="filter_in",
+        field_name="sponsor_class",
+        label="Sponsor type",
+        known=vocabulary(SponsorClass.choices),
+        noun="sponsor type",
+    )
+    immunosuppression = CodeFilter(
+        method="filter_in",
+        field_name="immunosuppression",
+        label="Immunosuppression",
+        known=vocabulary(Immunosuppression.choices),
+        noun="immunosuppression value",
+    )
+    started_after = DateFilter(field_name="start_date", lookup_expr="gte", label="Started on or after")
+    started_before = DateFilter(field_name="start_date", lookup_expr="lte", label="Started on or before")
+
+    class Meta:
+        model = Trial
+        fields = []
+        form = ListForm
+
+    def __init__(self, data=None, *args, today=None, **kwargs):
+        self.today = today or timezone.localdate()
+        super().__init__(data, *args, **kwargs)
+        for name in ("started_after", "started_before"):
+            field = self.form.fields[name]
+            field.input_formats = ["%Y-%m-%d"]
+            field.error_messages["invalid"] = "Enter a date as YYYY-MM-DD, e.g. 2024-03-01."
+
+    # Filtering, with the list's own fields (sort, page, page_size) left out; `exclude` serves the facets.
+    def filter_queryset(self, queryset, exclude=()):
+        for name, value in self.form.cleaned_data.items():
+            if name in self.filters and name not in exclude:
+                queryset = self.filters[name].filter(queryset, value)
+        return queryset
+
+    def filter_in(self, queryset, name, value):
+        return queryset.filter(**{f"{name}__in": value})
+
+    def filter_status(self, queryset, name, value):
+        """The status as shown to readers: stale active statuses count as unknown (see StatusDisplay)."""
+        stale = status_stale_q(self.today)
+        condition = Q(pk__in=[])
+        for code in value:
+            if code == NOT_RECORDED:
+                condition |= Q(overall_status="")
+            elif code == OverallStatus.UNKNOWN:
+                condition |= Q(overall_status=OverallStatus.UNKNOWN) | stale
+            elif code in ACTIVE_STATUSES:
+                condition |= Q(overall_status=code) & ~stale
+            else:
+                condition |= Q(overall_status=code)
+        return queryset.filter(condition)
+
+    def filter_mechanism(self, queryset, name, value):
+        return queryset.filter(Exists(TrialMechanism.objects.filter(trial=OuterRef("pk"), mechanism__slug__in=value)))
+
+    def filter_diabetes_type(self, queryset, name, value):
+        through = Trial.diabetes_types.through
+        return queryset.filter(Exists(through.objects.filter(trial=OuterRef("pk"), diabetestypeterm__in=value)))
+
+    def filter_route(self, queryset, name, value):
+        through = Trial.routes.through
+        return queryset.filter(Exists(through.objects.filter(trial=OuterRef("pk"), routeterm__in=value)))
+
+    def filter_country(self, queryset, name, value):
+        through = Trial.countries.through
+        return queryset.filter(Exists(through.objects.filter(trial=OuterRef("pk"), country__in=value)))
+
+    def filter_search(self, queryset, name, value):
+        """Full-text search on PostgreSQL; on other databases every word must appear in one of the fields."""
+        if is_postgresql(queryset):
+            return queryset.alias(search=search_vector()).filter(
+                Q(search=search_query(value)) | identifier_matches(value)
+            )
+        for word in search_words(value):
+            matches = Q(identifier_matches(word))
+            for field in SEARCH_FIELDS:
+                matches |= Q(**{f"{field}__icontains": word})
+            queryset = queryset.filter(matches)
+        return queryset
+
+    # What the reader asked for, after validation.
+    @property
+    def search_text(self):
+        return self.form.cleaned_data.get("q") or ""
+
+    @property
+    def sort(self):
+        sort = self.form.cleaned_data.get("sort") or ""
+        if sort == "relevance" and not self.search_text:
+            sort = ""
+        return sort or ("relevance" if self.search_text else "-reviewed")
+
+    @property
+    def page_size(self):
+        return self.form.cleaned_data.get("page_size") or PAGE_SIZE_DEFAULT
+
+    @property
+    def is_filtered(self):
+        return any(self.form.cleaned_data.get(name) not in (None, "", []) for name in self.filters)
+
+
+# --- Ordering ---------------------------------------------------------------------------------
+
+
+def shown_status():
+    """An expression: the status code readers see (UNKNOWN for a stale active status, '' when not recorded)."""
+    return Case(When(status_stale_q(), then=Value(OverallStatus.UNKNOWN)), default=F("overall_status"))
+
+
+def status_rank():
+    """Order of statuses as shown: the vocabulary's order, 'not recorded' last."""
+    ranks = [When(shown=code, then=Value(rank)) for rank, code in enumerate(OverallStatus.values)]
+    return Case(*ranks, default=Value(len(ranks)), output_field=IntegerField())
+
+
+def order_trials(queryset, sort, text=""):
+    """Order `queryset` by one of SORT_CHOICES, with the primary key last so that pages are stable."""
+    if sort == "relevance" and text:
+        if is_postgresql(queryset):
+            from django.contrib.postgres.search import SearchRank
+
+            rank = SearchRank(search_vector(), search_query(text))
+        else:
+            rank = Case(
+                When(Q(brief_title__icontains=text) | Q(acronym__iexact=text), then=Value(1.0)),
+                default=Value(0.0),
+                output_field=FloatField(),
+            )
+        exact = Case(When(identifier_matches(text, "iexact"), then=Value(1)), default=Value(0))
+        return queryset.alias(exact_identifier=exact, rank=Coalesce(rank, Value(0.0))).order_by(
+            "-exact_identifier", "-rank", F("last_reviewed_on").desc(nulls_last=True), "pk"
+        )
+    if sort == "status":
+        return queryset.alias(shown=shown_status()).alias(status_rank=status_rank()).order_by("status_rank", "pk")
+    if sort in ("phase", "-phase"):
+        rank = F("phase_rank").asc() if sort == "phase" else F("phase_rank").desc()
+        unknown_last = Case(When(phase__in=["", Phase.NA], then=Value(1)), default=Value(0))
+        return queryset.alias(phase_unknown=unknown_last, phase_rank=phase_rank()).order_by(
+            "phase_unknown", rank, "brief_title", "pk"
+        )
+    field = {"reviewed": "last_reviewed_on", "start": "start_date", "title": "brief_title"}[sort.lstrip("-")]
+    expression = F(field).desc(nulls_last=True) if sort.startswith("-") else F(field).asc(nulls_last=True)
+    return queryset.order_by(expression, "pk")
+
+
+def filtered_trials(data, today=None):
+    """Validate `data` and return (filterset, queryset): published trials matching it, in the order asked for.
+
+    The queryset is None when the data is invalid. It carries the `primary_identifier` annotation; callers add
+    the select_related/prefetch_related their page or file needs. Builds querysets only (validating a mechanism
+    or a country runs one query for it).
+    """
+    filterset = TrialFilter(data, queryset=Trial.objects.published(), today=today)
+    if not filterset.is_valid():
+        return filterset, None
+    queryset = filterset.filter_queryset(Trial.objects.published().with_primary_identifier())
+    return filterset, order_trials(queryset, filterset.sort, filterset.search_text)
+
+
+# --- Facets -----------------------------------------------------------------------------------
+
+
+def facet_counts(filterset):
+    """The options of every filter with the number of matching trials, each counted over the list filtered by
+    the other parameters (as faceted search does). Queries: one per facet (nine), whatever the data size.
+
+    Returns a list of dicts: {"name", "label", "options": [{"value", "label", "count", "selected"}]}.
+    Works on an invalid filterset too (counted over its valid parameters), so a 400 page keeps its form.
+    """
+    cleaned = getattr(filterset.form, "cleaned_data", {})
+    published = Trial.objects.published()
+
+    def others(name):
+        return filterset.filter_queryset(published, exclude={name}) if cleaned else published
+
+    def selected(name):
+        if name in cleaned:
+            return set(cleaned[name])
+        return set(filterset.form[name].value() or []) if filterset.is_bound else set()
+
+    def options(name, rows):
+        chosen = selected(name)
+        return [
+            {"value": value, "label": label, "count": count, "selected": value in chosen}
+            for value, label, count in rows
+            if count or value in chosen
+        ]
+
+    def scalar(name, field, choices):
+        counts = dict(others(name).order_by().values_list(field).annotate(n=Count("pk")).values_list(field, "n"))
+        return [(code, label, counts.get(code, 0)) for code, label in choices]
+
+    facets = []
+
+    mechanisms = Mechanism.objects.annotate(
+        n=Count("trial_links", filter=Q(trial_links__trial__in=others("mechanism")))
+    )
+    facets.append(("mechanism", [(m.slug, m.name, m.n) for m in mechanisms]))
+
+    status_counts = dict(
+        others("status")
+        .order_by()
+        .annotate(shown=shown_status())
+        .values_list("shown")
+        .annotate(n=Count("pk"))
+        .values_list("shown", "n")
+    )
+    status_counts[NOT_RECORDED] = status_counts.pop("", 0)
+    facets.append(("status", [(code, label, status_counts.get(code, 0)) for code, label in STATUS_CHOICES]))
+
+    facets.append(("phase", scalar("phase", "phase", Phase.choices)))
+
+    terms = DiabetesTypeTerm.objects.annotate(n=Count("trials", filter=Q(trials__in=others("diabetes_type"))))
+    facets.append(("diabetes_type", [(t.code, t.label, t.n) for t in terms]))
+
+    facets.append(("cell_source", scalar("cell_source", "cell_source", CellSource.choices)))
+
+    terms = RouteTerm.objects.annotate(n=Count("trials", filter=Q(trials__in=others("route"))))
+    facets.append(("route", [(t.code, t.label, t.n) for t in terms]))
+
+    countries = (
+        Country.objects.annotate(n=Count("trials", filter=Q(trials__in=others("country"))))
+        .filter(Q(n__gt=0) | Q(code__in=selected("country")))
+        .order_by("name")
+    )
+    facets.append(("country", [(c.code, c.name, c.n) for c in countries]))
+
+    facets.append(("sponsor_class", scalar("sponsor_class", "sponsor_class", SponsorClass.choices)))
+    facets.append(("immunosuppression", scalar("immunosuppression", "immunosuppression", Immunosuppression.choices)))
+
+    return [
+        {"name": name, "label": filterset.filters[name].label, "options": options(name, rows)} for name, rows in facets
+    ]
