@@ -581,6 +581,8 @@ class Trial(models.Model):
             models.Index(fields=["curation_state", "last_reviewed_on"], name="trial_state_reviewed_idx"),
             models.Index(fields=["curation_state", "start_date"], name="trial_state_start_idx"),
         ]
+        # Publishing is a separate right from editing: curators edit, editors publish (see setup_roles).
+        permissions = [("publish_trial", "Can publish and unpublish trials")]
 
     def __str__(self):
         return self.brief_title
