@@ -46,6 +46,7 @@ PAGE_SIZE_DEFAULT = 25
 PAGE_SIZE_MIN = 10
 PAGE_SIZE_MAX = 100
 Q_MAX_LENGTH = 200
+OPEN_FACETS = {"mechanism", "status", "phase"}  # shown unfolded on the list page
 
 SORT_CHOICES = [
     ("relevance", "Best match (with a search)"),
@@ -305,9 +306,9 @@ class TrialFilter(FilterSet):
 # --- Ordering ---------------------------------------------------------------------------------
 
 
-def shown_status():
+def shown_status(today=None):
     """An expression: the status code readers see (UNKNOWN for a stale active status, '' when not recorded)."""
-    return Case(When(status_stale_q(), then=Value(OverallStatus.UNKNOWN)), default=F("overall_status"))
+    return Case(When(status_stale_q(today), then=Value(OverallStatus.UNKNOWN)), default=F("overall_status"))
 
 
 def status_rank():
@@ -360,6 +361,29 @@ def filtered_trials(data, today=None):
     return filterset, order_trials(queryset, filterset.sort, filterset.search_text)
 
 
+# --- Counts ---------------------------------------------------------------------------------
+
+
+def count_by(queryset, field, choices):
+    """One query: [(code, label, count)] for every code of a vocabulary, zero included."""
+    counts = dict(queryset.order_by().values_list(field).annotate(n=Count("pk")).values_list(field, "n"))
+    return [(code, label, counts.get(code, 0)) for code, label in choices]
+
+
+def count_by_status(queryset, today=None):
+    """One query: [(code, label, count)] by status as readers see it (stale active statuses count as unknown),
+    with NOT_RECORDED for trials whose status is not recorded."""
+    counts = dict(
+        queryset.order_by()
+        .annotate(shown=shown_status(today))
+        .values_list("shown")
+        .annotate(n=Count("pk"))
+        .values_list("shown", "n")
+    )
+    counts[NOT_RECORDED] = counts.pop("", 0)
+    return [(code, label, counts.get(code, 0)) for code, label in STATUS_CHOICES]
+
+
 # --- Facets -----------------------------------------------------------------------------------
 
 
@@ -389,10 +413,6 @@ def facet_counts(filterset):
             if count or value in chosen
         ]
 
-    def scalar(name, field, choices):
-        counts = dict(others(name).order_by().values_list(field).annotate(n=Count("pk")).values_list(field, "n"))
-        return [(code, label, counts.get(code, 0)) for code, label in choices]
-
     facets = []
 
     mechanisms = Mechanism.objects.annotate(
@@ -400,23 +420,13 @@ def facet_counts(filterset):
     )
     facets.append(("mechanism", [(m.slug, m.name, m.n) for m in mechanisms]))
 
-    status_counts = dict(
-        others("status")
-        .order_by()
-        .annotate(shown=shown_status())
-        .values_list("shown")
-        .annotate(n=Count("pk"))
-        .values_list("shown", "n")
-    )
-    status_counts[NOT_RECORDED] = status_counts.pop("", 0)
-    facets.append(("status", [(code, label, status_counts.get(code, 0)) for code, label in STATUS_CHOICES]))
-
-    facets.append(("phase", scalar("phase", "phase", Phase.choices)))
+    facets.append(("status", count_by_status(others("status"), filterset.today)))
+    facets.append(("phase", count_by(others("phase"), "phase", Phase.choices)))
 
     terms = DiabetesTypeTerm.objects.annotate(n=Count("trials", filter=Q(trials__in=others("diabetes_type"))))
     facets.append(("diabetes_type", [(t.code, t.label, t.n) for t in terms]))
 
-    facets.append(("cell_source", scalar("cell_source", "cell_source", CellSource.choices)))
+    facets.append(("cell_source", count_by(others("cell_source"), "cell_source", CellSource.choices)))
 
     terms = RouteTerm.objects.annotate(n=Count("trials", filter=Q(trials__in=others("route"))))
     facets.append(("route", [(t.code, t.label, t.n) for t in terms]))
@@ -428,9 +438,17 @@ def facet_counts(filterset):
     )
     facets.append(("country", [(c.code, c.name, c.n) for c in countries]))
 
-    facets.append(("sponsor_class", scalar("sponsor_class", "sponsor_class", SponsorClass.choices)))
-    facets.append(("immunosuppression", scalar("immunosuppression", "immunosuppression", Immunosuppression.choices)))
+    facets.append(("sponsor_class", count_by(others("sponsor_class"), "sponsor_class", SponsorClass.choices)))
+    facets.append(
+        ("immunosuppression", count_by(others("immunosuppression"), "immunosuppression", Immunosuppression.choices))
+    )
 
     return [
-        {"name": name, "label": filterset.filters[name].label, "options": options(name, rows)} for name, rows in facets
+        {
+            "name": name,
+            "label": filterset.filters[name].label,
+            "options": options(name, rows),
+            "open": name in OPEN_FACETS or bool(selected(name)),
+        }
+        for name, rows in facets
     ]

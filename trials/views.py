@@ -1,39 +1,121 @@
-from django.db.models import Count
-from django.shortcuts import get_object_or_404, render
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from mechanisms.models import Mechanism
+from mechanisms.models import Mechanism, PathwayStep
 
-from .models import Trial
+from .filters import PAGE_SIZE_MAX, PAGE_SIZE_MIN, SORT_CHOICES, count_by_status, facet_counts, filtered_trials
+from .models import STATUS_EXPLANATIONS, OverallStatus, RegistryIdentifier, Trial, TrialMechanism
+
+RECENT_TRIALS = 6
+PAGE_SIZES = [10, 25, 50, 100]
+
+
+def list_prefetches(queryset):
+    """What a row of a trial list shows: its mechanisms, diabetes types, routes and countries (4 queries)."""
+    return queryset.prefetch_related(
+        Prefetch("mechanism_links", queryset=TrialMechanism.objects.select_related("mechanism")),
+        "diabetes_types",
+        "routes",
+        "countries",
+    )
 
 
 @require_GET
 def home(request):
     published = Trial.objects.published()
     mechanisms = Mechanism.objects.annotate(
-        trial_count=Count("trial_links", filter=_published_link_filter(), distinct=True)
+        trial_count=Count("trial_links", filter=Q(trial_links__trial__in=published))
     )
-    return render(request, "home.html", {"trial_count": published.count(), "mechanisms": mechanisms})
-
-
-def _published_link_filter():
-    from django.db.models import Q
-
-    return Q(trial_links__trial__curation_state="PUBLISHED")
+    recent = list_prefetches(published.with_primary_identifier().order_by("-last_reviewed_on", "pk"))[:RECENT_TRIALS]
+    statuses = [row for row in count_by_status(published) if row[2]]
+    return render(
+        request,
+        "home.html",
+        {
+            "trial_count": published.count(),
+            "mechanisms": mechanisms,
+            "statuses": statuses,
+            "recent_trials": recent,
+        },
+    )
 
 
 @require_GET
 def about(request):
-    return render(request, "about.html")
+    statuses = [(OverallStatus(code).label, explanation) for code, explanation in STATUS_EXPLANATIONS.items()]
+    return render(request, "about.html", {"statuses": statuses})
+
+
+def not_understood(filterset):
+    """The values the reader gave that did not validate: [(field name, label, the values given, messages)]."""
+    rows = []
+    for name, messages in filterset.errors.items():
+        label = filterset.form.fields[name].label or name.replace("_", " ").capitalize()
+        given = filterset.data.getlist(name) if hasattr(filterset.data, "getlist") else [filterset.data.get(name)]
+        rows.append({"name": name, "label": label, "given": given, "messages": messages})
+    return rows
 
 
 @require_GET
 def trial_list(request):
-    trials = Trial.objects.published().with_primary_identifier().order_by("brief_title")
-    return render(request, "trials/trial_list.html", {"trials": trials})
+    filterset, trials = filtered_trials(request.GET)
+    context = {
+        "filter": filterset,
+        "form": filterset.form,
+        "facets": facet_counts(filterset),
+        "sort_choices": SORT_CHOICES,
+        "page_sizes": PAGE_SIZES,
+        "page_size_range": (PAGE_SIZE_MIN, PAGE_SIZE_MAX),
+    }
+    if trials is None:
+        context["errors"] = not_understood(filterset)
+        return render(request, "trials/trial_list.html", context, status=400)
+    paginator = Paginator(list_prefetches(trials), filterset.page_size)
+    number = min(filterset.form.cleaned_data.get("page") or 1, paginator.num_pages)
+    page = paginator.page(number)
+    context.update(
+        {
+            "page": page,
+            "page_range": paginator.get_elided_page_range(number, on_each_side=2, on_ends=1),
+            "trials": page.object_list,
+            "total": paginator.count,
+            "sort": filterset.sort,
+            "page_size": filterset.page_size,
+            "is_filtered": filterset.is_filtered,
+        }
+    )
+    return render(request, "trials/trial_list.html", context)
 
 
 @require_GET
 def trial_detail(request, key):
-    trial = get_object_or_404(Trial.objects.published().with_primary_identifier().by_public_key(key))
-    return render(request, "trials/trial_detail.html", {"trial": trial})
+    trials = (
+        Trial.objects.published()
+        .with_primary_identifier()
+        .prefetch_related(
+            "identifiers",
+            Prefetch("mechanism_links", queryset=TrialMechanism.objects.select_related("mechanism")),
+            "publications",
+            "sources",
+            "diabetes_types",
+            "routes",
+            "countries",
+        )
+    )
+    trial = trials.by_public_key(key).first()
+    if trial is None:
+        # Another identifier of a published trial, or a different spelling: send the reader to its address.
+        published = Trial.objects.published().filter(pk=OuterRef("trial"))
+        other = RegistryIdentifier.objects.filter(Exists(published), value__iexact=key).select_related("trial")
+        found = other.first()
+        if found is None:
+            raise Http404("No published trial has this address.")
+        return redirect(found.trial, permanent=True)
+    return render(
+        request,
+        "trials/trial_detail.html",
+        {"trial": trial, "status": trial.status_display(), "steps": {s.slug: s for s in PathwayStep.objects.all()}},
+    )

@@ -1,0 +1,22 @@
+"""Display helpers for the public pages: dates at the precision they are known."""
+
+from django import template
+from django.utils.dateformat import format as format_date
+
+register = template.Library()
+
+PRECISION_FORMATS = {"DAY": "j F Y", "MONTH": "F Y", "YEAR": "Y"}
+
+
+@register.filter
+def precise_date(value, precision=""):
+    """A date written at its precision ("March 2021", "2021"); "Not recorded" when there is none."""
+    if not value:
+        return "Not recorded"
+    return format_date(value, PRECISION_FORMATS.get(precision, "j F Y"))
+
+
+@register.filter
+def day(value):
+    """A full date ("24 November 2026"), or "Not recorded"."""
+    return format_date(value, "j F Y") if value else "Not recorded"
