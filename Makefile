@@ -29,6 +29,7 @@ install-dev: $(VENV)/.installed-dev
 ## run: set up everything and serve the registry on http://127.0.0.1:8000 (SQLite by default)
 run: install .env
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py setup_roles
 	$(PY) manage.py load_initial_data
 	$(PY) manage.py runserver $(HOST):$(PORT)
 

@@ -69,3 +69,34 @@ class SourceFactory(factory.django.DjangoModelFactory):
     trial = factory.SubFactory(TrialFactory)
     url = "https://clinicaltrials.gov/study/NCT00000000"
     used_for = "registry record"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    """A staff user; pass `role="Curator"` or `role="Editor"` (groups made by trials.actions.setup_roles)."""
+
+    class Meta:
+        model = "auth.User"
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"curator{n}")
+    is_staff = True
+
+    @factory.post_generation
+    def role(self, create, extracted, **kwargs):
+        if extracted:
+            from django.contrib.auth.models import Group
+
+            from trials.actions import setup_roles
+
+            if not Group.objects.filter(name=extracted).exists():
+                setup_roles()
+            self.groups.add(Group.objects.get(name=extracted))
+
+
+def publishable_trial(**fields):
+    """A trial with everything publishing needs: a mechanism link with a rationale, a source, a review date."""
+    trial = TrialFactory(**fields)
+    RegistryIdentifierFactory(trial=trial)
+    TrialMechanismFactory(trial=trial)
+    SourceFactory(trial=trial)
+    return trial

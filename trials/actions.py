@@ -5,13 +5,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from django.core.exceptions import ValidationError
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from mechanisms.models import Mechanism
 
 from .models import (
     Country,
+    CurationState,
     DiabetesTypeTerm,
     Publication,
     RegistryIdentifier,
@@ -197,3 +200,135 @@ def load_trials(records, *, dry_run=False):
         if dry_run:
             transaction.set_rollback(True)
     return summary
+
+
+# --- Curation workflow ------------------------------------------------------------------------
+# draft → in review → published, and back. Every change of a trial's curation state goes through
+# `transition` (the admin's actions and its change form alike); the permission is checked here,
+# on the server, whatever the page showed.
+
+PUBLISH_PERMISSION = "trials.publish_trial"
+
+# (from, to): the permission the move needs.
+TRANSITIONS = {
+    (CurationState.DRAFT, CurationState.REVIEW): "trials.change_trial",
+    (CurationState.REVIEW, CurationState.DRAFT): "trials.change_trial",
+    (CurationState.REVIEW, CurationState.PUBLISHED): PUBLISH_PERMISSION,
+    (CurationState.PUBLISHED, CurationState.REVIEW): PUBLISH_PERMISSION,
+    (CurationState.PUBLISHED, CurationState.DRAFT): PUBLISH_PERMISSION,
+}
+
+
+class WorkflowError(Exception):
+    """A move of the workflow that is not allowed; `problems` lists each reason in plain words."""
+
+    def __init__(self, trial, problems):
+        self.trial = trial
+        self.problems = list(problems)
+        super().__init__(f"{trial}: {' '.join(self.problems)}")
+
+
+def publication_problems(trial):
+    """What a trial lacks before it may be published, in plain words ([] when nothing). Queries twice."""
+    problems = []
+    if not trial.mechanism_links.exclude(rationale="").exists():
+        problems.append("Add at least one mechanism link with a rationale.")
+    if not trial.sources.exists():
+        problems.append("Add at least one source.")
+    if trial.last_reviewed_on is None:
+        problems.append("Give the date the record was last reviewed (or use “Mark reviewed today”).")
+    return problems
+
+
+def transition(*, trial, to, user, reason=""):
+    """Move `trial` to the curation state `to`, as `user`, recording who and why in its history.
+
+    Raises WorkflowError (nothing saved) when the move does not exist, the user may not make it, or,
+    for publishing, the trial lacks what a published record needs.
+    """
+    to = CurationState(to)
+    with transaction.atomic():
+        trial = Trial.objects.select_for_update().get(pk=trial.pk)
+        current = CurationState(trial.curation_state)
+        if current == to:
+            return trial
+        permission = TRANSITIONS.get((current, to))
+        if permission is None:
+            raise WorkflowError(
+                trial, [f"A trial cannot go from “{current.label}” to “{to.label}”; send it to review first."]
+            )
+        if not user.has_perm(permission):
+            verb = "publish or unpublish trials" if permission == PUBLISH_PERMISSION else "change trials"
+            raise WorkflowError(trial, [f"You may not {verb}: ask an editor."])
+        if to == CurationState.PUBLISHED and (problems := publication_problems(trial)):
+            raise WorkflowError(trial, problems)
+        trial.curation_state = to
+        trial._history_user = user
+        trial._change_reason = reason or f"{current.label} → {to.label}"
+        trial.save(update_fields=["curation_state", "updated_at"])
+    return trial
+
+
+def send_to_review(*, trial, user):
+    return transition(trial=trial, to=CurationState.REVIEW, user=user, reason="Sent to review")
+
+
+def publish(*, trial, user):
+    return transition(trial=trial, to=CurationState.PUBLISHED, user=user, reason="Published")
+
+
+def unpublish(*, trial, user):
+    return transition(trial=trial, to=CurationState.DRAFT, user=user, reason="Unpublished")
+
+
+def mark_reviewed(*, trials, user, today=None):
+    """Set the review date of each trial to today (one history entry each). Returns how many changed."""
+    today = today or timezone.localdate()
+    if not user.has_perm("trials.change_trial"):
+        raise PermissionDenied
+    changed = 0
+    with transaction.atomic():
+        for trial in Trial.objects.select_for_update().filter(pk__in=[t.pk for t in trials]):
+            if trial.last_reviewed_on == today:
+                continue
+            trial.last_reviewed_on = today
+            trial._history_user = user
+            trial._change_reason = "Marked reviewed"
+            trial.save(update_fields=["last_reviewed_on", "updated_at"])
+            changed += 1
+    return changed
+
+
+# Roles. Curators enter and edit trials and send them to review; editors also publish and delete.
+_INLINE_MODELS = ["registryidentifier", "trialmechanism", "publication", "source"]
+CURATOR_PERMISSIONS = [
+    "trials.view_trial",
+    "trials.add_trial",
+    "trials.change_trial",
+    *[f"trials.{action}_{model}" for model in _INLINE_MODELS for action in ("view", "add", "change", "delete")],
+    "trials.view_country",
+    "mechanisms.view_mechanism",
+    "mechanisms.change_mechanism",
+    "mechanisms.view_pathwaystep",
+    "mechanisms.change_pathwaystep",
+]
+EDITOR_PERMISSIONS = [*CURATOR_PERMISSIONS, "trials.delete_trial", PUBLISH_PERMISSION]
+ROLES = {"Curator": CURATOR_PERMISSIONS, "Editor": EDITOR_PERMISSIONS}
+
+
+def setup_roles():
+    """Create or update the Curator and Editor groups with exactly their permissions. Idempotent.
+
+    Returns {group name: number of permissions}.
+    """
+    result = {}
+    with transaction.atomic():
+        for name, codes in ROLES.items():
+            group, _ = Group.objects.get_or_create(name=name)
+            permissions = []
+            for code in codes:
+                app_label, codename = code.split(".")
+                permissions.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+            group.permissions.set(permissions)
+            result[name] = len(permissions)
+    return result
