@@ -100,3 +100,20 @@ def publishable_trial(**fields):
     TrialMechanismFactory(trial=trial)
     SourceFactory(trial=trial)
     return trial
+
+
+def trial_with(*, identifier=True, mechanisms=(), diabetes_types=(), routes=(), countries=(), **fields):
+    """A trial with its many-valued parts given as codes: mechanisms (slugs), diabetes types, routes, countries.
+
+    `identifier`: True for a generated NCT number, a string for that NCT number, False for none.
+    """
+    trial = TrialFactory(**fields)
+    if identifier:
+        extra = {"value": identifier} if isinstance(identifier, str) else {}
+        RegistryIdentifierFactory(trial=trial, **extra)
+    for slug in mechanisms:
+        TrialMechanismFactory(trial=trial, mechanism=Mechanism.objects.get(slug=slug))
+    trial.diabetes_types.add(*diabetes_types)
+    trial.routes.add(*routes)
+    trial.countries.add(*countries)
+    return trial
