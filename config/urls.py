@@ -1,6 +1,8 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from config.views import healthz
 from trials import views as trial_views
 
 admin.site.site_header = "Stem-cell diabetes trials registry: curators"
@@ -12,5 +14,6 @@ urlpatterns = [
     path("about/", trial_views.about, name="about"),
     path("mechanisms/", include("mechanisms.urls")),
     path("trials/", include("trials.urls")),
-    path("admin/", admin.site.urls),
+    path(settings.ADMIN_URL, admin.site.urls),
+    path("healthz", healthz, name="healthz"),
 ]
