@@ -8,6 +8,7 @@ every vocabulary, the order of dates and non-negative enrollment with named cons
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Case, Exists, OuterRef, Q, Subquery, Value, When
@@ -813,3 +814,68 @@ class Source(models.Model):
 
     def __str__(self):
         return self.url
+
+
+# --- ClinicalTrials.gov import ----------------------------------------------------------------
+# What an import or the daily check found different on ClinicalTrials.gov for a curated trial
+# (see trials/ctgov.py and the ClinicalTrials.gov section of trials/actions.py). Curators accept
+# it field by field or dismiss it; the trial's history says who changed what.
+
+
+class RegistryUpdateStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    ACCEPTED = "ACCEPTED", "Accepted"
+    DISMISSED = "DISMISSED", "Dismissed"
+    SUPERSEDED = "SUPERSEDED", "Superseded by a newer check"
+
+
+class RegistryUpdateQuerySet(models.QuerySet):
+    def pending(self):
+        return self.filter(status=RegistryUpdateStatus.PENDING)
+
+
+class RegistryUpdate(models.Model):
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="registry_updates")
+    identifier = models.CharField(
+        "NCT number", max_length=20, help_text="The ClinicalTrials.gov record the differences come from."
+    )
+    changes = models.JSONField(
+        help_text='Field by field: {"overall_status": {"old": "RECRUITING", "new": "COMPLETED"}}, values in the '
+        "registry's data format (trials/data/README.md)."
+    )
+    source = models.CharField(max_length=200, help_text="Where the record was read: a file's name or the API.")
+    registry_last_updated = models.DateField(
+        null=True, blank=True, help_text="When ClinicalTrials.gov last updated its record."
+    )
+    status = models.CharField(max_length=10, choices=RegistryUpdateStatus.choices, default=RegistryUpdateStatus.PENDING)
+    accepted_fields = models.JSONField(default=list, blank=True, help_text="The fields a curator accepted.")
+    created_at = models.DateTimeField("found on", default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = RegistryUpdateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "registry update"
+        constraints = [
+            models.CheckConstraint(
+                condition=in_choices("status", RegistryUpdateStatus), name="registry_update_status_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["trial"],
+                condition=Q(status=RegistryUpdateStatus.PENDING),
+                name="registry_update_one_pending_per_trial",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=RegistryUpdateStatus.PENDING, resolved_at__isnull=True)
+                | (~Q(status=RegistryUpdateStatus.PENDING) & Q(resolved_at__isnull=False)),
+                name="registry_update_resolved_when_not_pending",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="registry_update_status_idx")]
+
+    def __str__(self):
+        return f"{self.identifier}: {', '.join(self.changes)}"
