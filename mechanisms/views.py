@@ -34,6 +34,7 @@ def mechanism_detail(request, slug):
             Prefetch("mechanism_links", queryset=links, to_attr="links_here"),
             "diabetes_types",
             "routes",
+            "countries",
         )
         .order_by("-last_reviewed_on", "pk")[:TRIALS_SHOWN]
     )
