@@ -119,3 +119,27 @@ def trial_detail(request, key):
         "trials/trial_detail.html",
         {"trial": trial, "status": trial.status_display(), "steps": {s.slug: s for s in PathwayStep.objects.all()}},
     )
+
+
+# --- CSV export (trials/exports.py) -----------------------------------------------------------
+
+
+@require_GET
+def trial_export(request):
+    """/trials/export.csv: every trial /trials/ shows for the same parameters (all pages, in the same order), as
+    streamed CSV. Invalid parameters get the list's own 400 page. One query for the rows, whatever their number."""
+    from django.http import StreamingHttpResponse
+    from django.utils import timezone
+
+    from .exports import csv_lines, export_filename, export_rows
+
+    today = timezone.localdate()
+    filterset, trials = filtered_trials(request.GET, today=today)
+    if trials is None:
+        return trial_list(request)
+    bom = request.GET.get("bom", "").lower() in {"1", "true", "yes", "on"}
+    response = StreamingHttpResponse(
+        csv_lines(export_rows(trials, today=today), bom=bom), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{export_filename(today)}"'
+    return response

@@ -1,0 +1,359 @@
+"""The CSV export of trial lists: its columns (a public contract, documented in the README), safe cells and the
+streaming writer. Used by /trials/export.csv, `manage.py export_trials` and the admin's CSV action.
+
+- `COLUMNS`: the ordered columns, each (name, meaning and format, value). The header, the rows and the README's
+  table all come from this one list.
+- `export_rows(queryset, extra_columns=(), today=None)`: the header, then one row of safe cells per trial, in the
+  queryset's order. Runs ONE query, whatever the number of trials: the multi-valued cells are aggregated in SQL
+  by correlated subqueries, and rows are read in chunks (a server-side cursor on PostgreSQL), so memory stays flat.
+  It exports whatever the queryset holds: public callers pass `filtered_trials(...)`, which starts from published().
+- `csv_lines(rows, bom=False)`: RFC 4180 lines (CRLF, minimal quoting), one string per row, for streaming.
+- `safe_cell(value)`: a text cell a spreadsheet will never run as a formula.
+"""
+
+import csv
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import connections
+from django.db.models import (
+    Aggregate,
+    Case,
+    CharField,
+    F,
+    OuterRef,
+    Subquery,
+    TextField,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.expressions import RowRange
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from .models import (
+    IDENTIFIER_FORMATS,
+    CellOrigin,
+    CellSource,
+    DatePrecision,
+    DiabetesType,
+    DifferentiationStage,
+    Immunosuppression,
+    Phase,
+    Publication,
+    RegistryIdentifier,
+    Route,
+    SponsorClass,
+    StatusDisplay,
+    StudyType,
+    Trial,
+    TrialMechanism,
+)
+
+SEPARATOR = "; "  # between the values of a multi-valued cell
+REGULATORY_STATUS = "investigational"
+FILENAME_STEM = "stem-cell-diabetes-trials"
+CHUNK_SIZE = 2000
+
+# A text cell starting with one of these may be run as a formula by a spreadsheet (OWASP, "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+
+
+def safe_cell(value):
+    """The cell as written to the file: text that a spreadsheet could run as a formula gets a leading single
+    quote (OWASP's advice). A plain signed number ("-12", "+3.5") is data, not a formula, and is left as it is;
+    None becomes an empty cell; numbers are written as they are."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return value
+    if value.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+# --- Aggregating multi-valued cells in SQL -----------------------------------------------------
+
+
+class GroupConcat(Aggregate):
+    """SQLite's GROUP_CONCAT(value, separator). Used as a window function, so the order is the window's."""
+
+    function = "GROUP_CONCAT"
+    output_field = TextField()
+
+
+def joined(related, value, order_by, trial_field="trial"):
+    """A correlated subquery: the `value`s of the `related` rows of each trial, in `order_by` order, joined by
+    SEPARATOR (NULL when there are none). PostgreSQL aggregates with STRING_AGG(... ORDER BY ...); SQLite, whose
+    GROUP_CONCAT takes no ORDER BY before 3.44, with GROUP_CONCAT as a window function over the ordered rows."""
+    related = related.filter(**{trial_field: OuterRef("pk")}).order_by()
+    if connections[related.db].vendor == "postgresql":
+        from django.contrib.postgres.aggregates import StringAgg
+
+        aggregate = StringAgg(value, delimiter=SEPARATOR, order_by=order_by)
+        rows = related.values(trial_field).annotate(joined=aggregate).values("joined")
+    else:
+        whole = RowRange(start=None, end=None)
+        window = Window(GroupConcat(value, Value(SEPARATOR)), order_by=order_by, frame=whole)
+        rows = related.annotate(joined=window).values("joined")[:1]
+    return Subquery(rows, output_field=TextField())
+
+
+def publication_reference():
+    """One publication as "doi:10.1056/X PMID:12345678" (either part alone when the other is missing)."""
+    doi = Concat(Value("doi:"), F("doi"), output_field=CharField())
+    pmid = Concat(Value("PMID:"), F("pmid"), output_field=CharField())
+    return Case(
+        When(pmid="", then=doi),
+        When(doi="", then=pmid),
+        default=Concat(doi, Value(" "), pmid, output_field=CharField()),
+        output_field=CharField(),
+    )
+
+
+def export_queryset(queryset):
+    """`queryset` with every cell the export needs annotated: still one query when evaluated."""
+    countries = Trial.countries.through.objects.all()
+    diabetes_types = Trial.diabetes_types.through.objects.all()
+    routes = Trial.routes.through.objects.all()
+    primary = RegistryIdentifier.objects.filter(trial=OuterRef("pk"), is_primary=True)
+    if "primary_identifier" not in queryset.query.annotations:
+        queryset = queryset.with_primary_identifier()
+    return queryset.annotate(
+        primary_registry=Subquery(primary.values("registry")[:1]),
+        identifier_list=joined(
+            RegistryIdentifier.objects.all(), F("value"), [F("is_primary").desc(), "registry", "value"]
+        ),
+        mechanism_list=joined(
+            TrialMechanism.objects.all(), F("mechanism__slug"), ["mechanism__position", "mechanism__slug"]
+        ),
+        diabetes_type_list=joined(
+            diabetes_types, F("diabetestypeterm_id"), ["diabetestypeterm__position", "diabetestypeterm_id"]
+        ),
+        route_list=joined(routes, F("routeterm_id"), ["routeterm__position", "routeterm_id"]),
+        country_list=joined(countries, F("country_id"), ["country_id"]),
+        publication_list=joined(
+            Publication.objects.exclude(doi="", pmid=""),
+            publication_reference(),
+            [F("year").desc(nulls_last=True), "citation", "pk"],
+        ),
+    )
+
+
+# --- Columns ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str  # the header: stable, part of the public contract
+    meaning: str  # meaning and format, for the README
+    value: Any  # value(trial, today) -> str, int or None; `trial` comes from export_queryset
+
+
+def field(name):
+    return lambda trial, today: getattr(trial, name)
+
+
+def iso_date(name):
+    def value(trial, today):
+        day = getattr(trial, name)
+        return day.isoformat() if day else ""
+
+    return value
+
+
+def date_at_precision(name):
+    """A stored date written at its precision: 2024 (year), 2024-03 (month), 2024-03-15 (day)."""
+
+    def value(trial, today):
+        day = getattr(trial, name)
+        if day is None:
+            return ""
+        precision = getattr(trial, f"{name}_precision")
+        if precision == DatePrecision.YEAR:
+            return f"{day:%Y}"
+        if precision == DatePrecision.MONTH:
+            return f"{day:%Y-%m}"
+        return day.isoformat()
+
+    return value
+
+
+def registry_url(trial, today):
+    fmt = IDENTIFIER_FORMATS.get(trial.primary_registry)
+    if not (fmt and fmt.url and trial.primary_identifier):
+        return ""
+    return fmt.url.format(id=trial.primary_identifier)
+
+
+def date_columns(name, words):
+    return [
+        Column(
+            name,
+            f"{words}, at the precision the sources give: YYYY, YYYY-MM or YYYY-MM-DD; empty if not known.",
+            date_at_precision(name),
+        ),
+        Column(f"{name}_precision", f"Precision of {name}: DAY, MONTH or YEAR.", field(f"{name}_precision")),
+        Column(
+            f"{name}_type",
+            f"ACTUAL ({name} has passed) or ESTIMATED (planned); empty if the sources do not say.",
+            field(f"{name}_type"),
+        ),
+    ]
+
+
+MULTI = f'Several values are separated by "{SEPARATOR}".'
+
+
+def codes(vocabulary):
+    return ", ".join(vocabulary.values)
+
+
+COLUMNS = [
+    Column(
+        "primary_identifier",
+        "The trial's main registry identifier (e.g. NCT04786262), used in its address; empty if it has none.",
+        field("primary_identifier"),
+    ),
+    Column(
+        "identifiers",
+        f"Every registry identifier of the trial, the primary one first. {MULTI}",
+        field("identifier_list"),
+    ),
+    Column("brief_title", "The registry's brief title, or a plain one.", field("brief_title")),
+    Column("acronym", "The trial's acronym, e.g. FORWARD; empty if none.", field("acronym")),
+    Column(
+        "overall_status",
+        "Recruitment status as the newest source gives it: a ClinicalTrials.gov code (RECRUITING, COMPLETED, ...); "
+        "empty if no source gives one.",
+        field("overall_status"),
+    ),
+    Column(
+        "status_shown",
+        "The status as the site shows it to readers, in words, after the staleness rule: an active status not "
+        "confirmed for over 2 years reads “Unknown status (last confirmed on …)”.",
+        lambda trial, today: StatusDisplay.for_trial(trial, today).label,
+    ),
+    Column("phase", f"ClinicalTrials.gov phase code: {codes(Phase)}; empty if not known.", field("phase")),
+    Column(
+        "study_type",
+        f"ClinicalTrials.gov study type: {codes(StudyType)}.",
+        field("study_type"),
+    ),
+    Column(
+        "diabetes_types",
+        f"Types of diabetes enrolled: {codes(DiabetesType)}. {MULTI}",
+        field("diabetes_type_list"),
+    ),
+    Column(
+        "mechanisms",
+        "Mechanisms the trial relies on, by slug (beta-cell-regeneration, immune-regulation, angiogenesis, "
+        f"trophic-support), as on /mechanisms/. {MULTI}",
+        field("mechanism_list"),
+    ),
+    Column(
+        "cell_source",
+        f"Main source of the cells: {codes(CellSource)}.",
+        field("cell_source"),
+    ),
+    Column(
+        "cell_origin", f"Autologous (own cells) or allogeneic (donor cells): {codes(CellOrigin)}.", field("cell_origin")
+    ),
+    Column(
+        "differentiation",
+        f"How far the cells are differentiated before they are given: {codes(DifferentiationStage)}.",
+        field("differentiation"),
+    ),
+    Column(
+        "routes",
+        f"How the cells are given: {codes(Route)}. {MULTI}",
+        field("route_list"),
+    ),
+    Column(
+        "immunosuppression",
+        f"Immunosuppression given with the cells: {codes(Immunosuppression)} (SHORT_COURSE includes conditioning).",
+        field("immunosuppression"),
+    ),
+    Column("sponsor", "Lead sponsor, as the registry names it.", field("sponsor")),
+    Column(
+        "sponsor_class",
+        f"ClinicalTrials.gov class of the lead sponsor: {codes(SponsorClass)}.",
+        field("sponsor_class"),
+    ),
+    Column(
+        "countries", f"Countries with at least one site, as ISO 3166-1 alpha-2 codes. {MULTI}", field("country_list")
+    ),
+    Column("enrollment", "Number of participants (a whole number); empty if not known.", field("enrollment")),
+    Column("enrollment_type", "ACTUAL or ESTIMATED (anticipated).", field("enrollment_type")),
+    *date_columns("start_date", "Study start"),
+    *date_columns("primary_completion_date", "Primary completion (last participant examined for the primary outcome)"),
+    *date_columns("completion_date", "Study completion"),
+    Column(
+        "status_confirmed_on",
+        "Date a source last confirmed the status, YYYY-MM-DD; empty if never.",
+        iso_date("status_confirmed_on"),
+    ),
+    Column(
+        "last_reviewed_on",
+        "Date a curator last checked the whole record against its sources, YYYY-MM-DD; empty if never.",
+        iso_date("last_reviewed_on"),
+    ),
+    Column(
+        "url",
+        "The trial's page on this site.",
+        lambda trial, today: settings.SITE_URL + trial.get_absolute_url(),
+    ),
+    Column("registry_url", "The primary identifier's public registry record; empty if not known.", registry_url),
+    Column(
+        "publications",
+        f"Publications with a DOI or a PubMed identifier, newest first, each as “doi:DOI PMID:number”. {MULTI}",
+        field("publication_list"),
+    ),
+    Column(
+        "regulatory_status",
+        "Always “investigational”: no therapy in this registry is an approved treatment.",
+        lambda trial, today: REGULATORY_STATUS,
+    ),
+]
+
+
+# --- Rows and lines -----------------------------------------------------------------------------
+
+
+def export_rows(queryset, extra_columns=(), today=None):
+    """Yield the header, then one row of safe cells per trial of `queryset`, in its order.
+
+    One query, read in chunks, whatever the number of trials. `extra_columns` (Column objects) come after the
+    public ones, e.g. the admin's curation state. Exports whatever `queryset` holds: public callers must pass
+    published trials only (`filters.filtered_trials` does).
+    """
+    columns = [*COLUMNS, *extra_columns]
+    today = today or timezone.localdate()
+    yield [column.name for column in columns]
+    for trial in export_queryset(queryset).iterator(chunk_size=CHUNK_SIZE):
+        yield [safe_cell(column.value(trial, today)) for column in columns]
+
+
+class Echo:
+    """A file-like object whose write returns what it is given, so csv.writer produces lines one at a time."""
+
+    def write(self, value):
+        return value
+
+
+def csv_lines(rows, bom=False):
+    """RFC 4180 text (CRLF line ends, fields quoted when needed), one string per row; with `bom`, the first
+    line starts with a UTF-8 byte-order mark, which Excel needs to read the file as UTF-8."""
+    writer = csv.writer(Echo())
+    for number, row in enumerate(rows):
+        line = writer.writerow(row)
+        yield "\ufeff" + line if bom and number == 0 else line
+
+
+def export_filename(today=None):
+    """stem-cell-diabetes-trials-2026-11-24.csv"""
+    return f"{FILENAME_STEM}-{(today or timezone.localdate()).isoformat()}.csv"
