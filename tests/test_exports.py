@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
+from django.core.management import CommandError, call_command
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 
@@ -482,3 +483,46 @@ def test_same_number_of_queries_for_10_and_1000_trials(client, django_assert_num
         rows = export(client, query)
     assert len(rows) == 1000
     assert {row["countries"] for row in rows} == {"SE; US"}
+
+
+# --- manage.py export_trials ----------------------------------------------------------------------
+
+
+def command_output(*args):
+    out = io.StringIO()
+    call_command("export_trials", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("args", "query"),
+    [
+        ([], ""),
+        (
+            ["--status", "RECRUITING", "--status", "COMPLETED", "--sort", "title"],
+            "status=RECRUITING&status=COMPLETED&sort=title",
+        ),
+        (["--mechanism", "immune-regulation", "--country", "SE"], "mechanism=immune-regulation&country=SE"),
+        (["--q", "islet", "--started_after", "2018-01-01"], "q=islet&started_after=2018-01-01"),
+        (["--query", "phase=PHASE1&phase=PHASE2&sort=-start"], "phase=PHASE1&phase=PHASE2&sort=-start"),
+    ],
+)
+def test_command_writes_the_same_file_to_stdout(client, registry, args, query):
+    expected = content(client.get(f"{EXPORT_URL}?{query}")).decode()
+    assert len(parse(expected)) > 1
+    assert command_output(*args) == expected
+
+
+def test_command_writes_a_file_with_a_byte_order_mark(client, registry, tmp_path):
+    path = tmp_path / "trials.csv"
+    summary = command_output("--diabetes_type", "T1D", "--bom", "-o", str(path))
+    expected = content(client.get(f"{EXPORT_URL}?diabetes_type=T1D&bom=1"))
+    assert path.read_bytes() == expected
+    assert summary == f"Exported {len(parse(expected.decode('utf-8-sig'))) - 1} trials to {path}.\n"
+
+
+def test_command_refuses_values_it_does_not_understand(tmp_path):
+    path = tmp_path / "trials.csv"
+    with pytest.raises(CommandError, match="telepathy"):
+        command_output("--mechanism", "telepathy", "-o", str(path))
+    assert not path.exists()
