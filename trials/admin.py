@@ -12,7 +12,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import StreamingHttpResponse
-from django.urls import reverse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import capfirst
@@ -21,7 +23,7 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 
 from mechanisms.models import Mechanism
 
-from . import actions, exports
+from . import actions, ctgov, exports
 from .models import (
     Country,
     CurationState,
@@ -29,6 +31,8 @@ from .models import (
     Publication,
     Registry,
     RegistryIdentifier,
+    RegistryUpdate,
+    RegistryUpdateStatus,
     Route,
     Source,
     StatusDisplay,
@@ -769,3 +773,182 @@ class CountryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- ClinicalTrials.gov import ---------------------------------------------------------------------
+# The import page (uploaded API v2 JSON, or NCT numbers fetched when the server can reach the API),
+# the registry updates an import or the daily check found, and a review page to accept them field
+# by field or dismiss them. Writes go through trials.actions ("ClinicalTrials.gov import").
+
+CTGOV_MAX_FETCH = 5  # NCT numbers fetched per page request: within the rate limit's burst, a few seconds
+CTGOV_MAX_UPLOAD_BYTES = 5_000_000
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "application/json,.json"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        return [super(MultipleFileField, self).clean(item, initial) for item in files]
+
+
+class CtgovImportForm(forms.Form):
+    files = MultipleFileField(
+        label="Study JSON files",
+        required=False,
+        help_text='ClinicalTrials.gov API v2 JSON: one study per file, or a page {"studies": [...]}. '
+        "On a study's page at clinicaltrials.gov, or from https://clinicaltrials.gov/api/v2/studies/NCT…",
+    )
+    nct_ids = forms.CharField(
+        label="NCT numbers to fetch",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 40}),
+        help_text=f"Up to {CTGOV_MAX_FETCH}, separated by spaces, commas or new lines, e.g. NCT04786262. "
+        "Needs the server to reach clinicaltrials.gov; if it cannot, upload the JSON files instead.",
+    )
+
+    def clean_files(self):
+        for upload in self.cleaned_data["files"]:
+            if upload.size > CTGOV_MAX_UPLOAD_BYTES:
+                raise ValidationError(f"{upload.name} is larger than {CTGOV_MAX_UPLOAD_BYTES // 1_000_000} MB.")
+        return self.cleaned_data["files"]
+
+    def clean_nct_ids(self):
+        values = [v for v in self.cleaned_data["nct_ids"].replace(",", " ").split() if v]
+        problems, nct_ids = [], []
+        for value in values:
+            try:
+                nct_ids.append(ctgov.normalize_nct_id(value))
+            except ctgov.CtgovError as error:
+                problems.append(str(error))
+        if problems:
+            raise ValidationError(problems)
+        if len(set(nct_ids)) > CTGOV_MAX_FETCH:
+            raise ValidationError(f"At most {CTGOV_MAX_FETCH} NCT numbers at a time; got {len(set(nct_ids))}.")
+        return list(dict.fromkeys(nct_ids))
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and not data.get("files") and not data.get("nct_ids"):
+            raise ValidationError("Choose study JSON files, or give NCT numbers to fetch.")
+        return data
+
+
+@admin.register(RegistryUpdate)
+class RegistryUpdateAdmin(admin.ModelAdmin):
+    list_display = ["identifier", "trial", "fields_column", "created_at", "status", "resolved_by", "resolved_at"]
+    list_display_links = ["identifier"]
+    list_filter = ["status", "created_at"]
+    search_fields = ["identifier", "trial__brief_title", "trial__slug"]
+    list_select_related = ["trial", "resolved_by"]
+    readonly_fields = ["trial", "identifier", "changes", "source", "registry_last_updated", "status"]
+    change_list_template = "admin/trials/ctgov_registryupdate_change_list.html"
+
+    # Curators who may see trials see their updates; those who may change trials resolve them.
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("trials.view_trial") or request.user.has_perm("trials.change_trial")
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("trials.change_trial")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    @admin.display(description="fields that differ")
+    def fields_column(self, update):
+        return ", ".join(ctgov.field_label(name) for name in update.changes)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.import_view)
+        return [path("import/", view, name="trials_registryupdate_import"), *super().get_urls()]
+
+    def import_view(self, request):
+        """Import from ClinicalTrials.gov: staff with the right to add trials."""
+        if not request.user.has_perm("trials.add_trial"):
+            raise PermissionDenied
+        form = CtgovImportForm(request.POST or None, request.FILES or None)
+        summary = None
+        if request.method == "POST" and form.is_valid():
+            items = []
+            for upload in form.cleaned_data["files"]:
+                try:
+                    items += ctgov.read_studies(upload.read(), upload.name)
+                except ctgov.CtgovError as error:
+                    items.append((upload.name, error))
+            if form.cleaned_data["nct_ids"]:
+                client = ctgov.CtgovClient.for_web_request()
+                items += actions.fetch_ctgov_studies(form.cleaned_data["nct_ids"], client=client)
+            summary = actions.import_ctgov_studies(items, source=f"admin import by {request.user.get_username()}")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Import from ClinicalTrials.gov",
+            "form": form,
+            "summary": summary,
+            "max_fetch": CTGOV_MAX_FETCH,
+        }
+        return TemplateResponse(request, "admin/trials/ctgov_import.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The review page: the trial's value and the registry's, field by field; accept or dismiss."""
+        update = get_object_or_404(RegistryUpdate.objects.select_related("trial", "resolved_by"), pk=object_id)
+        if not self.has_view_permission(request, update):
+            raise PermissionDenied
+        can_resolve = update.status == RegistryUpdateStatus.PENDING and self.has_change_permission(request, update)
+        if request.method == "POST":
+            if not can_resolve:
+                raise PermissionDenied
+            accept = request.POST.getlist("accept") if "_accept" in request.POST else []
+            if "_accept" in request.POST and not accept:
+                self.message_user(request, "Tick the fields to accept, or dismiss the update.", messages.WARNING)
+                return redirect(request.path)
+            try:
+                actions.resolve_registry_update(update=update, accept=accept, user=request.user)
+            except actions.RecordError as error:
+                self.message_user(request, f"Nothing changed: {error}", messages.ERROR)
+                return redirect(request.path)
+            if accept:
+                names = ", ".join(ctgov.field_label(name) for name in accept if name in update.changes)
+                self.message_user(request, f"Accepted from {update.identifier}: {names}.", messages.SUCCESS)
+            else:
+                self.message_user(request, f"Update from {update.identifier} dismissed.", messages.SUCCESS)
+            return redirect("admin:trials_trial_change", update.trial_id)
+        current = ctgov.current_values(update.trial)
+        rows = [
+            {
+                "name": name,
+                "label": capfirst(ctgov.field_label(name)),
+                "found": ctgov.display_value(name, change["old"]),
+                "now": ctgov.display_value(name, current[name]),
+                "registry": ctgov.display_value(name, change["new"]),
+                "accepted": name in update.accepted_fields,
+            }
+            for name, change in update.changes.items()
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Update from ClinicalTrials.gov for “{update.trial}”",
+            "update": update,
+            "rows": rows,
+            "can_resolve": can_resolve,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/trials/ctgov_registryupdate_review.html", context)
+
+
+# The trial's page shows its pending update, and the trial list links to the import page, through
+# templates of their own (extending the admin's defaults) unless the trial admin sets its own.
+if TrialAdmin.change_form_template is None:
+    TrialAdmin.change_form_template = "admin/trials/ctgov_trial_change_form.html"
+if TrialAdmin.change_list_template is None:
+    TrialAdmin.change_list_template = "admin/trials/ctgov_trial_change_list.html"

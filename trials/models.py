@@ -879,3 +879,8 @@ class RegistryUpdate(models.Model):
 
     def __str__(self):
         return f"{self.identifier}: {', '.join(self.changes)}"
+
+    @property
+    def field_labels(self):
+        """The names of the fields that differ, as curators read them."""
+        return [str(Trial._meta.get_field(name).verbose_name) for name in self.changes]
