@@ -480,7 +480,7 @@ def fetch_ctgov_studies(nct_ids, *, client):
     for value in nct_ids:
         try:
             if unreachable:
-                raise unreachable
+                raise ctgov.CtgovError(f"{value}: not fetched, ClinicalTrials.gov cannot be reached (see above).")
             nct_id = ctgov.normalize_nct_id(value)
             items.append((nct_id, client.fetch_study(nct_id)))
         except ctgov.FetchError as error:

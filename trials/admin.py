@@ -842,7 +842,7 @@ class CtgovImportForm(forms.Form):
 
 @admin.register(RegistryUpdate)
 class RegistryUpdateAdmin(admin.ModelAdmin):
-    list_display = ["identifier", "trial", "fields_column", "created_at", "status", "resolved_by", "resolved_at"]
+    list_display = ["identifier", "trial", "fields_column", "status", "created_at", "resolved_by"]
     list_display_links = ["identifier"]
     list_filter = ["status", "created_at"]
     search_fields = ["identifier", "trial__brief_title", "trial__slug"]
