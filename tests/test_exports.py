@@ -526,3 +526,20 @@ def test_command_refuses_values_it_does_not_understand(tmp_path):
     with pytest.raises(CommandError, match="telepathy"):
         command_output("--mechanism", "telepathy", "-o", str(path))
     assert not path.exists()
+
+
+def test_extra_columns_for_the_admin(django_assert_num_queries):
+    from trials.exports import Column, export_rows
+
+    TrialFactory(curation_state=CurationState.DRAFT, curator_notes="=check the dose")
+    TrialFactory(curation_state=CurationState.PUBLISHED, curator_notes="")
+    extra = [
+        Column(
+            "curation_state", "Draft, in review or published.", lambda t, today: t.curation_state, ("curation_state",)
+        ),
+        Column("curator_notes", "Never public.", lambda trial, today: trial.curator_notes, fields=("curator_notes",)),
+    ]
+    with django_assert_num_queries(1):
+        header, *rows = export_rows(Trial.objects.order_by("curation_state"), extra_columns=extra)
+    assert header == [*HEADER, "curation_state", "curator_notes"]
+    assert [row[-2:] for row in rows] == [["DRAFT", "'=check the dose"], ["PUBLISHED", ""]]
