@@ -3,6 +3,7 @@
 import csv
 import datetime
 import io
+import re
 
 import pytest
 import time_machine
@@ -806,3 +807,28 @@ def test_csv_queries_do_not_grow_with_rows(client, curator):
         return len(queries)
 
     assert export_count(5) == export_count(45)
+
+
+def test_the_trial_page_follows_the_curators_order(client, curator):
+    page = signed_in(client, curator).get(change_url(full_trial())).content.decode()
+    page = re.sub(r">\s+", ">", re.sub(r"\s+<", "<", page))
+    headings = [
+        "Who and what",
+        "Registry identifiers (exactly one primary)",
+        "Design and status",
+        "Cells, route, immunosuppression",
+        "Mechanisms the trial relies on (with your rationale)",
+        "Evidence",
+        "Publications",
+        "Sources",
+        "Curation",
+    ]
+    positions = [page.lower().index(f">{heading.lower()}<") for heading in headings]
+    assert positions == sorted(positions)
+    assert page.count('id="identifiers-group"') == 1
+
+
+def test_other_change_forms_keep_django_s_layout(client, editor):
+    mechanism = Mechanism.objects.get(slug="angiogenesis")
+    page = signed_in(client, editor).get(reverse("admin:mechanisms_mechanism_change", args=[mechanism.pk]))
+    assert "Explanation for readers" in page.content.decode()

@@ -17,7 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.text import capfirst
+from django.utils.text import Truncator, capfirst
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
@@ -200,6 +200,11 @@ class TrialAdminForm(forms.ModelForm):
     class Meta:
         model = Trial
         fields = "__all__"  # noqa: DJ007 (the admin's fieldsets choose the fields)
+        labels = {
+            **{f"{name}_precision": "precision" for name, _ in DATE_TRIPLES},
+            **{f"{name}_type": "actual or estimated" for name, _ in DATE_TRIPLES},
+            "enrollment_type": "actual or anticipated",
+        }
         error_messages = {"enrollment": {"min_value": "Enrollment is a number of participants: 0 or more, e.g. 12."}}
         help_texts = {
             "study_type": "As the registry gives it; almost always Interventional for these trials.",
@@ -433,8 +438,14 @@ CURATION_COLUMNS = [
         "curation_state",
         "DRAFT, REVIEW or PUBLISHED: only published trials are public.",
         exports.field("curation_state"),
+        fields=("curation_state",),
     ),
-    exports.Column("curator_notes", "The curators' private notes on the record.", exports.field("curator_notes")),
+    exports.Column(
+        "curator_notes",
+        "The curators' private notes on the record.",
+        exports.field("curator_notes"),
+        fields=("curator_notes",),
+    ),
 ]
 
 
@@ -450,7 +461,7 @@ class TrialAdmin(SimpleHistoryAdmin):
 
     list_display = [
         "primary_identifier_display",
-        "brief_title",
+        "title_column",
         "phase",
         "status_column",
         "curation_state",
@@ -458,7 +469,7 @@ class TrialAdmin(SimpleHistoryAdmin):
         "status_confirmed_on",
         "stale_column",
     ]
-    list_display_links = ["primary_identifier_display", "brief_title"]
+    list_display_links = ["primary_identifier_display", "title_column"]
     list_filter = [
         "curation_state",
         "overall_status",
@@ -537,7 +548,6 @@ class TrialAdmin(SimpleHistoryAdmin):
         (
             "Curation",
             {
-                "description": "Mechanism links, publications and sources are below this section.",
                 "fields": ["curation_state", "last_reviewed_on", "curator_notes", ("created_at", "updated_at")],
             },
         ),
@@ -587,6 +597,10 @@ class TrialAdmin(SimpleHistoryAdmin):
     @admin.display(description="primary identifier", ordering="primary_identifier")
     def primary_identifier_display(self, trial):
         return trial.primary_identifier or f"({trial.slug})"
+
+    @admin.display(description="brief title", ordering="brief_title")
+    def title_column(self, trial):
+        return Truncator(trial.brief_title).chars(70)
 
     @admin.display(description="status as readers see it", ordering="overall_status")
     def status_column(self, trial):
