@@ -215,6 +215,11 @@ def test_diabetes_types_only_where_recognisable(conditions, types, unrecognised)
     assert ctgov.diabetes_types(conditions) == (types, unrecognised)
 
 
+def test_registry_updates_list_fields_in_the_compared_order():
+    update = RegistryUpdate(changes={name: {"old": None, "new": None} for name in reversed(ctgov.COMPARED_FIELDS)})
+    assert update.field_names == ctgov.COMPARED_FIELDS
+
+
 def test_country_names_of_the_registry_are_recognised():
     lookup = ctgov.country_lookup()
     for name, code in [

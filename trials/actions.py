@@ -543,7 +543,7 @@ def resolve_registry_update(*, update, accept=(), user, now=None):
         update = RegistryUpdate.objects.select_for_update().get(pk=update.pk)
         if update.status != RegistryUpdateStatus.PENDING:
             raise RecordError(f"This registry update is already {update.get_status_display().lower()}.")
-        accept = [name for name in update.changes if name in set(accept)]
+        accept = [name for name in update.field_names if name in set(accept)]
         if accept:
             trial = Trial.objects.select_for_update().get(pk=update.trial_id)
             countries = ctgov.apply_registry_values(trial, {name: update.changes[name]["new"] for name in accept})

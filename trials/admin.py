@@ -879,7 +879,7 @@ class RegistryUpdateAdmin(admin.ModelAdmin):
 
     @admin.display(description="fields that differ")
     def fields_column(self, update):
-        return ", ".join(ctgov.field_label(name) for name in update.changes)
+        return ", ".join(update.field_labels)
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.import_view)
@@ -931,23 +931,25 @@ class RegistryUpdateAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Nothing changed: {error}", messages.ERROR)
                 return redirect(request.path)
             if accept:
-                names = ", ".join(ctgov.field_label(name) for name in accept if name in update.changes)
+                names = ", ".join(ctgov.field_label(name) for name in update.field_names if name in accept)
                 self.message_user(request, f"Accepted from {update.identifier}: {names}.", messages.SUCCESS)
             else:
                 self.message_user(request, f"Update from {update.identifier} dismissed.", messages.SUCCESS)
             return redirect("admin:trials_trial_change", update.trial_id)
         current = ctgov.current_values(update.trial)
-        rows = [
-            {
-                "name": name,
-                "label": capfirst(ctgov.field_label(name)),
-                "found": ctgov.display_value(name, change["old"]),
-                "now": ctgov.display_value(name, current[name]),
-                "registry": ctgov.display_value(name, change["new"]),
-                "accepted": name in update.accepted_fields,
-            }
-            for name, change in update.changes.items()
-        ]
+        rows = []
+        for name in update.field_names:
+            change = update.changes[name]
+            rows.append(
+                {
+                    "name": name,
+                    "label": capfirst(ctgov.field_label(name)),
+                    "found": ctgov.display_value(name, change["old"]),
+                    "now": ctgov.display_value(name, current[name]),
+                    "registry": ctgov.display_value(name, change["new"]),
+                    "accepted": name in update.accepted_fields,
+                }
+            )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

@@ -881,6 +881,12 @@ class RegistryUpdate(models.Model):
         return f"{self.identifier}: {', '.join(self.changes)}"
 
     @property
+    def field_names(self):
+        """The fields that differ, in the trial's own order (a JSON object's keys have none on PostgreSQL)."""
+        order = {field.name: position for position, field in enumerate(Trial._meta.get_fields())}
+        return sorted(self.changes, key=lambda name: order.get(name, len(order)))
+
+    @property
     def field_labels(self):
         """The names of the fields that differ, as curators read them."""
-        return [str(Trial._meta.get_field(name).verbose_name) for name in self.changes]
+        return [str(Trial._meta.get_field(name).verbose_name) for name in self.field_names]
