@@ -726,6 +726,7 @@ def test_history_records_who_changed_which_fields_with_old_and_new_values(client
     assert "Phase 1" in page and "Phase 2" in page  # labels, not codes
     assert "<strong>Countries:</strong> — &nbsp;&rarr;&nbsp;&nbsp;Sweden" in " ".join(page.split())
     assert curator.username in page
+    assert " style=" not in page  # no inline styles: the page works under a strict CSP
 
 
 def test_inline_changes_show_on_the_trial_history_page(client, curator):

@@ -205,6 +205,20 @@ class TrialAdminForm(forms.ModelForm):
             **{f"{name}_type": "actual or estimated" for name, _ in DATE_TRIPLES},
             "enrollment_type": "actual or anticipated",
         }
+        widgets = {
+            name: forms.Textarea(attrs={"rows": rows, "cols": 80})
+            for name, rows in [
+                ("official_title", 2),
+                ("collaborators", 2),
+                ("summary", 4),
+                ("population_notes", 3),
+                ("cell_notes", 3),
+                ("route_notes", 2),
+                ("immunosuppression_notes", 2),
+                ("key_results", 4),
+                ("curator_notes", 3),
+            ]
+        }
         error_messages = {"enrollment": {"min_value": "Enrollment is a number of participants: 0 or more, e.g. 12."}}
         help_texts = {
             "study_type": "As the registry gives it; almost always Interventional for these trials.",
@@ -457,6 +471,7 @@ class TrialAdmin(SimpleHistoryAdmin):
     form = TrialAdminForm
     inlines = [RegistryIdentifierInline, TrialMechanismInline, PublicationInline, SourceInline]
     object_history_template = "admin/trials/trial/object_history.html"
+    object_history_list_template = "admin/trials/object_history_list.html"
     history_list_per_page = 50
 
     list_display = [
@@ -729,6 +744,7 @@ class TrialAdmin(SimpleHistoryAdmin):
 
 
 class TrialPartAdmin(SimpleHistoryAdmin):
+    object_history_list_template = "admin/trials/object_history_list.html"
     autocomplete_fields = ["trial"]
     list_select_related = ["trial"]
     search_fields = ["trial__brief_title"]
