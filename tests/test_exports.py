@@ -543,3 +543,15 @@ def test_extra_columns_for_the_admin(django_assert_num_queries):
         header, *rows = export_rows(Trial.objects.order_by("curation_state"), extra_columns=extra)
     assert header == [*HEADER, "curation_state", "curator_notes"]
     assert [row[-2:] for row in rows] == [["DRAFT", "'=check the dose"], ["PUBLISHED", ""]]
+
+
+@pytest.mark.parametrize(
+    "key", ["NCT04786262", "CTRI/2020/05/025215", "-2+3+cmd|' /C calc'!A0", "a b%20c?d#e", "Malmö-干细胞", "slug-only"]
+)
+def test_the_url_column_is_the_trials_absolute_url(client, key):
+    trial = TrialFactory(slug="slug-only")
+    if key != "slug-only":
+        RegistryIdentifierFactory(trial=trial, registry=Registry.OTHER, value=key)
+    [row] = export(client)
+    assert row["url"] == settings.SITE_URL + Trial.objects.with_primary_identifier().get().get_absolute_url()
+    assert client.get(row["url"].removeprefix(settings.SITE_URL)).status_code == 200

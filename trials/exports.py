@@ -12,9 +12,11 @@ streaming writer. Used by /trials/export.csv, `manage.py export_trials` and the 
 """
 
 import csv
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connections
@@ -32,7 +34,9 @@ from django.db.models import (
 )
 from django.db.models.expressions import RowRange
 from django.db.models.functions import Concat
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
+from django.utils.http import RFC3986_SUBDELIMS
 
 from .models import (
     IDENTIFIER_FORMATS,
@@ -211,6 +215,18 @@ def date_at_precision(name):
     return value
 
 
+@functools.cache
+def address_template(site_url, script_prefix, urlconf):
+    """SITE_URL and a trial's address with {key} for its public key: one reverse() per export, not per row."""
+    return site_url + reverse("trials:detail", args=["KEY"]).replace("KEY", "{key}")
+
+
+def trial_url(key):
+    """SITE_URL + the trial's get_absolute_url(), quoted as reverse() quotes it."""
+    template = address_template(settings.SITE_URL, get_script_prefix(), get_urlconf())
+    return template.format(key=quote(key, safe=RFC3986_SUBDELIMS + "/~:@"))
+
+
 def registry_url(trial, today):
     fmt = IDENTIFIER_FORMATS.get(trial.primary_registry)
     if not (fmt and fmt.url and trial.primary_identifier):
@@ -333,7 +349,7 @@ COLUMNS = [
     Column(
         "url",
         "The trial's page on this site.",
-        lambda trial, today: settings.SITE_URL + trial.get_absolute_url(),
+        lambda trial, today: trial_url(trial.public_key),
     ),
     Column("registry_url", "The primary identifier's public registry record; empty if not known.", registry_url),
     Column(
