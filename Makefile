@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format check venv install install-dev browser clean
+.PHONY: run test lint format check venv install install-dev browser clean bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ lint: install-dev .env
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
+
+## bench: the benchmark on the local PostgreSQL (databases bench_*) and SQLite; writes bench/RESULTS.md.
+## Quick run: make bench BENCH_SIZES=2000
+BENCH_SIZES ?= 1000,10000,100000
+bench: install
+	$(PY) bench/run.py --sizes "$(BENCH_SIZES)" $(BENCH_ARGS)
 
 format: install-dev
 	$(PY) -m ruff format .

@@ -42,3 +42,11 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"Skipped in CI, where every test is required: {reason}"
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """The public pages' cached counts (trials.filters.cached_counts) must not pass from one test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -325,3 +325,70 @@ def test_selected_options_are_kept_even_with_no_trial(registry):
     assert facet(facets, "phase")["PHASE4"] == 0
     selected = [o["value"] for f in facets for o in f["options"] if o["selected"]]
     assert sorted(selected) == ["FR", "PHASE4"]
+
+
+# --- Cached counts (trials.filters.list_counts) ------------------------------------------------------------
+
+
+def test_list_counts_are_cached_until_a_trial_is_saved_added_or_deleted(client, registry):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    from trials.models import Trial
+
+    url = reverse("trials:list") + "?country=SE"
+
+    def get():
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200
+        return response, len(queries)
+
+    first, counted = get()
+    again, cached = get()
+    assert cached < counted  # the facets and the total come from the cache
+    assert again.context["total"] == first.context["total"]
+
+    trial = Trial.objects.published().get(brief_title="Alpha")
+    trial.countries.clear()
+    trial.save()  # what a curator's save in the admin does
+    saved, queries = get()
+    assert queries > cached  # counted afresh
+    assert saved.context["total"] == first.context["total"] - 1
+
+    trial_with(brief_title="Added", countries=["SE"])
+    added, _ = get()
+    assert added.context["total"] == first.context["total"]
+
+    Trial.objects.get(brief_title="Added").delete()
+    deleted, _ = get()
+    assert deleted.context["total"] == first.context["total"] - 1
+
+
+@pytest.mark.postgres
+def test_the_stored_search_document_is_the_search_vector():
+    """Trial.search_document, kept by a trigger (migration 0005), is what search_vector() computes, after a save."""
+    from trials.filters import search_vector
+    from trials.models import Trial
+
+    trial = TrialFactory(
+        brief_title="Islets in a pouch",
+        acronym="POUCH",
+        official_title="Encapsulated stem-cell-derived islets",
+        product_name="VC-02",
+        sponsor="ViaCyte",
+        summary="Cells in a device under the skin.",
+    )
+
+    def stored_and_computed():
+        return (
+            Trial.objects.annotate(computed=search_vector()).values_list("search_document", "computed").get(pk=trial.pk)
+        )
+
+    stored, computed = stored_and_computed()
+    assert stored == computed and "pouch" in stored
+    trial.summary = "Transplanted beta cells."
+    trial.save()
+    stored, computed = stored_and_computed()
+    assert stored == computed and "transplant" in stored

@@ -9,9 +9,10 @@ import re
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Case, Exists, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, OuterRef, Q, Subquery, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
@@ -359,9 +360,14 @@ class TrialQuerySet(models.QuerySet):
         return self.annotate(primary_identifier=Subquery(primary.values("value")[:1]))
 
     def by_public_key(self, key):
-        """Filter to the trial whose primary identifier, or whose slug, is `key` (one query when evaluated)."""
-        primary = RegistryIdentifier.objects.filter(trial=OuterRef("pk"), is_primary=True, value=key)
-        return self.filter(Q(Exists(primary)) | Q(slug=key))
+        """Filter to the trial whose primary identifier, or else whose slug, is `key` (one query when evaluated).
+
+        Shaped for the indexes: both lookups are uncorrelated subqueries, run once, then the trial is read by its
+        primary key (an OR of an EXISTS and the slug would scan every trial).
+        """
+        primary = RegistryIdentifier.objects.filter(is_primary=True, value=key).values("trial_id")[:1]
+        by_slug = Trial.objects.filter(slug=key).values("pk")[:1]
+        return self.filter(Q(pk=Subquery(primary)) | Q(pk=Subquery(by_slug)))
 
 
 def date_order(earlier, later):
@@ -513,7 +519,12 @@ class Trial(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(m2m_fields=[countries, diabetes_types, routes])
+    # PostgreSQL's full-text search document (titles, acronym, product, sponsor, summary, weighted A to D), kept up
+    # to date by a database trigger (migration 0005) and GIN-indexed, so a search neither re-parses every trial nor
+    # ranks from scratch. Never edited in Python; empty on SQLite, whose search matches words with icontains.
+    search_document = SearchVectorField(null=True, editable=False)
+
+    history = HistoricalRecords(m2m_fields=[countries, diabetes_types, routes], excluded_fields=["search_document"])
 
     objects = TrialQuerySet.as_manager()
 
@@ -581,6 +592,8 @@ class Trial(models.Model):
         indexes = [
             models.Index(fields=["curation_state", "last_reviewed_on"], name="trial_state_reviewed_idx"),
             models.Index(fields=["curation_state", "start_date"], name="trial_state_start_idx"),
+            # The cache key of the public lists' counts reads max(updated_at): see trials.filters.data_version.
+            models.Index(fields=["updated_at"], name="trial_updated_idx"),
         ]
         # Publishing is a separate right from editing: curators edit, editors publish (see setup_roles).
         permissions = [("publish_trial", "Can publish and unpublish trials")]

@@ -6,7 +6,14 @@ from django.views.decorators.http import require_GET
 
 from mechanisms.models import Mechanism, PathwayStep
 
-from .filters import PAGE_SIZE_MAX, PAGE_SIZE_MIN, SORT_CHOICES, count_by_status, facet_counts, filtered_trials
+from .filters import (
+    PAGE_SIZE_MAX,
+    PAGE_SIZE_MIN,
+    SORT_CHOICES,
+    count_by_status,
+    filtered_trials,
+    list_counts,
+)
 from .models import STATUS_EXPLANATIONS, OverallStatus, RegistryIdentifier, Trial, TrialMechanism
 
 RECENT_TRIALS = 6
@@ -28,7 +35,7 @@ def home(request):
     published = Trial.objects.published()
     mechanisms = Mechanism.objects.annotate(
         trial_count=Count("trial_links", filter=Q(trial_links__trial__in=published))
-    )
+    ).order_by("position")  # Meta.ordering does not apply to aggregate queries
     recent = list_prefetches(published.with_primary_identifier().order_by("-last_reviewed_on", "pk"))[:RECENT_TRIALS]
     statuses = [row for row in count_by_status(published) if row[2]]
     return render(
@@ -59,13 +66,22 @@ def not_understood(filterset):
     return rows
 
 
+class CountedPaginator(Paginator):
+    """A Paginator given its count (counted and cached with the facets) instead of counting again."""
+
+    def __init__(self, object_list, per_page, count):
+        super().__init__(object_list, per_page)
+        self.count = count  # set on the instance: replaces Paginator's cached count query
+
+
 @require_GET
 def trial_list(request):
     filterset, trials = filtered_trials(request.GET)
+    facets, total = list_counts(filterset, trials)  # cached until a trial changes
     context = {
         "filter": filterset,
         "form": filterset.form,
-        "facets": facet_counts(filterset),
+        "facets": facets,
         "sort_choices": SORT_CHOICES,
         "page_sizes": PAGE_SIZES,
         "page_size_range": (PAGE_SIZE_MIN, PAGE_SIZE_MAX),
@@ -73,7 +89,7 @@ def trial_list(request):
     if trials is None:
         context["errors"] = not_understood(filterset)
         return render(request, "trials/trial_list.html", context, status=400)
-    paginator = Paginator(list_prefetches(trials), filterset.page_size)
+    paginator = CountedPaginator(list_prefetches(trials), filterset.page_size, total)
     number = min(filterset.form.cleaned_data.get("page") or 1, paginator.num_pages)
     page = paginator.page(number)
     context.update(
