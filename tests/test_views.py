@@ -243,6 +243,14 @@ def test_bad_input_is_a_400_naming_the_value_and_keeping_the_form(client, publis
     assert 'name="q" id="id_q" value="stromal"' in response.content.decode()
 
 
+def test_a_400_keeps_what_was_understood_and_says_what_was_not_before_the_form(client, published):
+    response = client.get(reverse("trials:list"), {"phase": "PHASE9", "sort": "title", "page_size": "50"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert '<option value="title" selected>' in html and '<option value="50" selected>' in html
+    assert html.index("were not understood") < html.index('id="filters-heading"')  # read first on a phone
+
+
 def test_a_page_past_the_end_shows_the_last_page(client):
     for number in range(12):
         TrialFactory(brief_title=f"Trial {number:02d}")

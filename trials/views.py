@@ -85,6 +85,9 @@ def trial_list(request):
         "sort_choices": SORT_CHOICES,
         "page_sizes": PAGE_SIZES,
         "page_size_range": (PAGE_SIZE_MIN, PAGE_SIZE_MAX),
+        # What was asked for and understood (or the defaults): the form keeps them, even on a 400.
+        "sort": filterset.sort,
+        "page_size": filterset.page_size,
     }
     if trials is None:
         context["errors"] = not_understood(filterset)
@@ -98,8 +101,6 @@ def trial_list(request):
             "page_range": paginator.get_elided_page_range(number, on_each_side=2, on_ends=1),
             "trials": page.object_list,
             "total": paginator.count,
-            "sort": filterset.sort,
-            "page_size": filterset.page_size,
             "is_filtered": filterset.is_filtered,
         }
     )
