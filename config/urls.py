@@ -8,6 +8,8 @@ from trials import views as trial_views
 admin.site.site_header = "Stem-cell diabetes trials registry: curators"
 admin.site.site_title = "Registry curators"
 admin.site.index_title = "Curation"
+# The trial list has many columns: the full width serves it better than the navigation sidebar.
+admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("", trial_views.home, name="home"),
