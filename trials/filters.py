@@ -97,7 +97,8 @@ class CodeListField(forms.Field):
         super().validate(value)
         if not value:
             return
-        known = self.known(value)
+        # No code holds a NUL character, and PostgreSQL refuses one in a query: such a value is unknown unasked.
+        known = self.known([item for item in value if "\x00" not in item])
         unknown = [item for item in value if item not in known]
         if unknown:
             raise forms.ValidationError(
@@ -406,7 +407,8 @@ def facet_counts(filterset):
     def selected(name):
         if name in cleaned:
             return set(cleaned[name])
-        return set(filterset.form[name].value() or []) if filterset.is_bound else set()
+        # The raw values of an invalid parameter: no option holds a NUL character (nor may a PostgreSQL query).
+        return {v for v in filterset.form[name].value() or [] if "\x00" not in v} if filterset.is_bound else set()
 
     def options(name, rows):
         chosen = selected(name)

@@ -122,6 +122,8 @@ def trial_detail(request, key):
             "countries",
         )
     )
+    if "\x00" in key:  # in no identifier or slug, and PostgreSQL refuses it in a query
+        raise Http404("No published trial has this address.")
     trial = trials.by_public_key(key).first()
     if trial is None:
         # Another identifier of a published trial, or a different spelling: send the reader to its address.
