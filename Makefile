@@ -53,5 +53,17 @@ format: install-dev
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
+## serve: production: collect the static files, migrate, then gunicorn on $(BIND) (default 127.0.0.1:8000) with
+## settings from the environment only (DEBUG off; see "Deploying" in the README). WORKERS, THREADS: gunicorn's.
+BIND ?= 127.0.0.1:8000
+WORKERS ?= 3
+THREADS ?= 4
+.PHONY: serve
+serve: install
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) manage.py migrate --noinput -v0
+	exec $(VENV)/bin/gunicorn config.wsgi --bind "$(BIND)" --workers "$(WORKERS)" --worker-class gthread \
+		--threads "$(THREADS)" --access-logfile - --graceful-timeout 20
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
