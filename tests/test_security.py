@@ -204,6 +204,8 @@ class TcpProxy:
         self.listener = socket.create_server(("127.0.0.1", port))
         self.port = self.listener.getsockname()[1]
         self.sockets = []
+        self.lock = threading.Lock()
+        self.cut_off = False
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -213,7 +215,12 @@ class TcpProxy:
             except OSError:
                 return
             upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            self.sockets += [client, upstream]
+            with self.lock:
+                if self.cut_off:  # accepted just as the proxy was cut
+                    client.close()
+                    upstream.close()
+                    return
+                self.sockets += [client, upstream]
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
 
@@ -233,10 +240,13 @@ class TcpProxy:
         with contextlib.suppress(OSError):
             self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread, frees the port
         self.listener.close()
-        for sock in self.sockets:
+        with self.lock:
+            self.cut_off = True
+            sockets, self.sockets = self.sockets, []
+        for sock in sockets:
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
+                sock.shutdown(socket.SHUT_RDWR)  # may be shut down already by a pipe's end
+            sock.close()  # always: an unclosed socket is a ResourceWarning, an error in this suite
 
 
 def get_as_a_server_would(client, url):
