@@ -65,5 +65,12 @@ serve: install
 	exec $(VENV)/bin/gunicorn config.wsgi --bind "$(BIND)" --workers "$(WORKERS)" --worker-class gthread \
 		--threads "$(THREADS)" --access-logfile - --graceful-timeout 20
 
+## loadtest: gunicorn on 127.0.0.1:8016 over the curated trials + 10,000 synthetic ones (a database of its own,
+## made afresh), driven by wrk for 30 s at 32 connections; figures in bench/RESULTS.md. Fails on any error or 5xx.
+LOADTEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/registry_loadtest
+.PHONY: loadtest
+loadtest: install
+	LOADTEST_DATABASE_URL="$(LOADTEST_DATABASE_URL)" $(PY) bench/loadtest.py $(LOADTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

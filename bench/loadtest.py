@@ -1,0 +1,377 @@
+"""The load test: the registry served by gunicorn on 127.0.0.1, driven by wrk for a bounded time.
+
+    .venv/bin/python bench/loadtest.py                  # what `make loadtest` runs
+    .venv/bin/python bench/loadtest.py --duration 10    # shorter
+
+1. A database of its own (LOADTEST_DATABASE_URL; default an SQLite file in /tmp, or a PostgreSQL database
+   such as postgres://postgres@127.0.0.1:5432/registry_loadtest, dropped and created afresh) is migrated and
+   filled with the curated trials plus 10,000 synthetic ones (`make_synthetic_trials --alongside-curated`).
+2. gunicorn serves it on 127.0.0.1:8016 in production mode (DEBUG off, whitenoise, the security headers;
+   plain HTTP on the loopback, so the HTTPS redirect is switched off as behind a TLS-terminating proxy).
+3. wrk (Debian's package) sends a weighted mix of list, filter, search, trial-page and CSV-export requests
+   from 32 connections for 30 seconds, then each kind alone for a few seconds. Traffic goes to 127.0.0.1 only.
+4. The figures go to bench/RESULTS.md (its own section; the rest of the file is kept). Exit status 1 if any
+   request failed or answered anything but 200, or if gunicorn logged a traceback.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import random
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote, urlencode, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+RESULTS = ROOT / "bench" / "RESULTS.md"
+LUA = ROOT / "bench" / "loadtest.lua"
+START = "<!-- loadtest:start (written by bench/loadtest.py; the rest of this file is kept) -->"
+END = "<!-- loadtest:end -->"
+HOST = "127.0.0.1"
+
+
+def log(message):
+    print(f"[loadtest] {message}", flush=True)
+
+
+def manage(env, *args):
+    subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+
+def fresh_database(url):
+    """Drop and create the load test's own database (PostgreSQL), or delete its SQLite file."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not re.search(r"loadtest|bench|scratch", Path(name).name):
+        sys.exit(f"refusing {url}: the load test's database name must contain 'loadtest', 'bench' or 'scratch'")
+    if parts.scheme == "sqlite":
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(parts.path[1:] + suffix).unlink(missing_ok=True)
+        return
+    import psycopg
+
+    server = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(server, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def sample(env, code):
+    """Run `code` (which prints JSON) inside Django against the load test database."""
+    result = subprocess.run(
+        [PY, "-c", "import django, json; django.setup(); " + code],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def request_mix(env):
+    """The paths of each kind of request, from what the database holds."""
+    data = sample(
+        env,
+        "from trials.models import Trial, RegistryIdentifier as R; "
+        "published = Trial.objects.published(); "
+        "keys = list(R.objects.filter(is_primary=True, trial__in=published).order_by('?')"
+        ".values_list('value', flat=True)[:400]); "
+        "curated = list(R.objects.filter(is_primary=True, trial__in=published.exclude(slug__startswith='synthetic-'))"
+        ".values_list('value', flat=True)); "
+        "print(json.dumps({'keys': keys, 'curated': curated}))",
+    )
+    filters = [
+        {"mechanism": "immune-regulation"},
+        {"mechanism": "beta-cell-regeneration", "status": "RECRUITING"},
+        {"phase": ["PHASE1", "PHASE1_PHASE2"], "country": "CN"},
+        {"cell_source": "MSC_UC", "sort": "start"},
+        {"route": "INTRAVENOUS", "diabetes_type": "T1D", "page": "3"},
+        {"status": "COMPLETED", "sponsor_class": "INDUSTRY", "page_size": "50"},
+        {"started_after": "2018-01-01", "immunosuppression": "NONE"},
+        {"mechanism": ["angiogenesis", "trophic-support"], "sort": "title", "page": "2"},
+    ]
+    searches = ["islet", "mesenchymal stromal", "umbilical cord", "beta cells", "VX-880", "encapsulation device"]
+    return {
+        "list": ["/trials/", "/trials/?page=2", "/trials/?sort=title&page=10"],
+        "filter": ["/trials/?" + urlencode(f, doseq=True) for f in filters],
+        "search": ["/trials/?" + urlencode({"q": q}) for q in searches],
+        "trial": [f"/trials/{quote(key, safe='')}/" for key in data["keys"] + data["curated"]],
+        "export": [
+            "/trials/export.csv?" + urlencode(f, doseq=True)
+            for f in [
+                {"mechanism": "angiogenesis", "status": "RECRUITING"},
+                {"q": "VX-880"},
+                {"country": "SE"},
+                {"phase": "PHASE3", "cell_source": "ESC"},
+            ]
+        ],
+        "pages": ["/", "/mechanisms/", "/mechanisms/immune-regulation/", "/about/", "/healthz"],
+    }
+
+
+# How often each kind appears in the mixed run (per 100 requests).
+WEIGHTS = {"list": 20, "filter": 25, "search": 15, "trial": 25, "export": 5, "pages": 10}
+
+
+def write_paths(paths, weights, path):
+    lines = []
+    for kind, weight in weights.items():
+        for i in range(weight * 10):
+            options = paths[kind]
+            lines.append(options[i % len(options)])
+    random.Random(2026).shuffle(lines)  # interleave the kinds: every connection sees the mix
+    path.write_text("\n".join(lines) + "\n")
+    return len(lines)
+
+
+def ensure_wrk():
+    """wrk, from Debian's package: installed with apt-get when missing (as .ci/run installs Chromium)."""
+    if shutil.which("wrk"):
+        return
+    log("wrk is missing: installing Debian's package (apt-get install wrk)")
+    apt = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    try:
+        subprocess.run(["apt-get", "update", "-qq"], env=apt, stdin=subprocess.DEVNULL, check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], env=apt, stdin=subprocess.DEVNULL, check=True)
+    except (OSError, subprocess.CalledProcessError) as error:
+        sys.exit(f"could not install wrk ({error}): install it yourself with apt-get install wrk (as root)")
+    if not shutil.which("wrk"):
+        sys.exit("wrk is still missing after apt-get install wrk")
+
+
+def wait_until_up(port, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"gunicorn did not answer /healthz on {HOST}:{port} within {timeout} s")
+
+
+def run_wrk(port, paths_file, duration, connections, threads):
+    command = [
+        "wrk",
+        f"--threads={threads}",
+        f"--connections={connections}",
+        f"--duration={duration}s",
+        "--timeout=10s",
+        f"--script={LUA}",
+        f"http://{HOST}:{port}",
+    ]
+    result = subprocess.run(
+        command,
+        env={**os.environ, "LOADTEST_PATHS": str(paths_file)},
+        capture_output=True,
+        text=True,
+        timeout=duration + 60,
+    )
+    match = re.search(r"^LOADTEST_JSON (.*)$", result.stdout, re.MULTILINE)
+    if result.returncode != 0 or not match:
+        raise RuntimeError(f"wrk failed ({result.returncode}): {result.stdout}\n{result.stderr}")
+    figures = json.loads(match.group(1))
+    figures["rps"] = figures["requests"] / (figures["duration_us"] / 1e6)
+    figures["failed"] = (
+        sum(figures["errors"].values())
+        - figures["errors"]["status"]
+        + sum(count for status, count in figures["statuses"].items() if status != "200")
+    )
+    figures["5xx"] = sum(count for status, count in figures["statuses"].items() if status.startswith("5"))
+    return figures
+
+
+def ms(microseconds):
+    return f"{microseconds / 1000:.1f}"
+
+
+def results_section(setup, mixed, kinds, verdict):
+    rows = [("mixed (weights below)", mixed), *((kind, figures) for kind, figures in kinds.items())]
+    lines = [
+        START,
+        "## Load test (`make loadtest`)",
+        "",
+        f"Run on {setup['date']}: {setup['machine']}; load average {setup['load']} just before the run (other work "
+        f"on the machine shows here). Database: {setup['engine']} holding {setup['trials']:,} trials "
+        f"({setup['curated']:,} curated + {setup['synthetic']:,} synthetic, marked “[SYNTHETIC]”), analyzed. "
+        f"Server: gunicorn, {setup['workers']} workers × {setup['threads']} threads (gthread), DEBUG off, on "
+        f"{HOST}:{setup['port']}. Load: wrk, {setup['connections']} connections on {setup['wrk_threads']} threads; "
+        f"the mix for {setup['duration']} s, then each kind alone for {setup['kind_duration']} s. "
+        "wrk and gunicorn share the machine's cores.",
+        "",
+        "| requests | count | errors (non-200 or socket) | 5xx | req/s | mean ms | p50 ms | p90 ms | p99 ms | max ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, f in rows:
+        lat = f["latency_us"]
+        lines.append(
+            f"| {name} | {f['requests']} | {f['failed']} | {f['5xx']} | {f['rps']:.1f} | {ms(lat['mean'])} | "
+            f"{ms(lat['p50'])} | {ms(lat['p90'])} | {ms(lat['p99'])} | {ms(lat['max'])} |"
+        )
+    lines += [
+        "",
+        "Mix per 100 requests: " + ", ".join(f"{kind} {weight}" for kind, weight in WEIGHTS.items()) + ". "
+        "list: the first pages and a sorted deep page; filter: eight combinations of filters with sorts and pages; "
+        "search: six free-text searches; trial: 400 random published trials' pages plus every curated one; "
+        "export: four filtered CSV exports; pages: home, mechanisms, about, /healthz.",
+        "",
+        f"Verdict: {verdict}",
+        END,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(section):
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
+    if START in text and END in text:
+        before, rest = text.split(START, 1)
+        after = rest.split(END, 1)[1]
+        text = before + section.rstrip("\n") + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    RESULTS.write_text(text)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=30, help="Seconds of the mixed run (default 30).")
+    parser.add_argument("--kind-duration", type=int, default=5, help="Seconds of each kind alone (0: skip).")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--synthetic", type=int, default=10_000, help="Synthetic trials (default 10,000).")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("LOADTEST_PORT", 8016)))
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) * 2 + 1)
+    parser.add_argument("--threads", type=int, default=4, help="Threads per gunicorn worker.")
+    parser.add_argument("--no-results", action="store_true", help="Do not write bench/RESULTS.md.")
+    args = parser.parse_args()
+    ensure_wrk()
+
+    database_url = os.environ.get("LOADTEST_DATABASE_URL", "sqlite:////tmp/registry_loadtest.sqlite3")
+    static_root = Path(tempfile.mkdtemp(prefix="loadtest-static-"))
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": HOST,
+        "SECURE_SSL_REDIRECT": "0",  # plain HTTP on the loopback, as behind a TLS-terminating proxy
+        "STATIC_ROOT": str(static_root),
+        "LOG_LEVEL": "WARNING",
+    }
+    log(f"database {database_url}: fresh, migrated, curated trials + {args.synthetic} synthetic, analyzed")
+    fresh_database(database_url)
+    started = time.monotonic()
+    manage(env, "migrate", "--noinput", "-v0")
+    manage(env, "load_initial_data")
+    manage(env, "make_synthetic_trials", str(args.synthetic), "--alongside-curated")
+    # Planner statistics for the bulk-loaded rows, as autovacuum would gather them within minutes: without them
+    # PostgreSQL plans the facet counts for empty tables, and a list page takes seconds instead of milliseconds.
+    sample(
+        env,
+        "from django.db import connection; "
+        "connection.cursor().execute('VACUUM ANALYZE' if connection.vendor == 'postgresql' else 'ANALYZE'); "
+        "print(json.dumps(connection.vendor))",
+    )
+    manage(env, "collectstatic", "--noinput", "-v0")
+    log(f"setup took {time.monotonic() - started:.0f} s")
+    counts = sample(
+        env,
+        "from django.db import connection; from trials.models import Trial; "
+        "s = Trial.objects.filter(slug__startswith='synthetic-').count(); "
+        "print(json.dumps({'trials': Trial.objects.count(), 'synthetic': s, 'engine': connection.vendor}))",
+    )
+    paths = request_mix(env)
+    load = "{:.2f}, {:.2f}, {:.2f} (1, 5, 15 min)".format(*os.getloadavg())
+
+    server_log = Path(tempfile.mkstemp(prefix="loadtest-gunicorn-", suffix=".log")[1])
+    gunicorn = subprocess.Popen(
+        [
+            str(Path(PY).parent / "gunicorn"),
+            "config.wsgi",
+            f"--bind={HOST}:{args.port}",
+            f"--workers={args.workers}",
+            "--worker-class=gthread",
+            f"--threads={args.threads}",
+            "--access-logfile=-",
+            "--access-logformat=%(s)s %(r)s",
+            "--graceful-timeout=5",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=server_log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_until_up(args.port)
+        with tempfile.TemporaryDirectory() as folder:
+            mixed_file = Path(folder) / "mixed.txt"
+            write_paths(paths, WEIGHTS, mixed_file)
+            log(f"warming up, then the mix for {args.duration} s at {args.connections} connections")
+            run_wrk(args.port, mixed_file, 3, args.connections, args.wrk_threads)
+            mixed = run_wrk(args.port, mixed_file, args.duration, args.connections, args.wrk_threads)
+            log(f"mix: {mixed['requests']} requests, {mixed['rps']:.1f}/s, {mixed['failed']} failed")
+            kinds = {}
+            for kind in WEIGHTS if args.kind_duration else []:
+                kind_file = Path(folder) / f"{kind}.txt"
+                kind_file.write_text("\n".join(paths[kind]) + "\n")
+                kinds[kind] = run_wrk(args.port, kind_file, args.kind_duration, args.connections, args.wrk_threads)
+                f = kinds[kind]
+                log(f"{kind}: {f['requests']} requests, {f['rps']:.1f}/s, {f['failed']} failed, {f['statuses']}")
+    finally:
+        os.killpg(gunicorn.pid, signal.SIGTERM)
+        gunicorn.wait(timeout=30)
+        shutil.rmtree(static_root, ignore_errors=True)
+
+    server_output = server_log.read_text()
+    tracebacks = server_output.count("Traceback")
+    failed = mixed["failed"] + sum(f["failed"] for f in kinds.values())
+    fives = mixed["5xx"] + sum(f["5xx"] for f in kinds.values())
+    total = mixed["requests"] + sum(f["requests"] for f in kinds.values())
+    ok = failed == 0 and fives == 0 and tracebacks == 0
+    verdict = (
+        f"{'PASS' if ok else 'FAIL'}: {total} requests, {failed} errors, {fives} answers 5xx, "
+        f"{tracebacks} tracebacks in the server's log."
+    )
+    setup = {
+        "date": datetime.date.today().isoformat(),
+        "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}",
+        "load": load,
+        "engine": {"postgresql": "PostgreSQL", "sqlite": "SQLite"}.get(counts["engine"], counts["engine"]),
+        "trials": counts["trials"],
+        "synthetic": counts["synthetic"],
+        "curated": counts["trials"] - counts["synthetic"],
+        "workers": args.workers,
+        "threads": args.threads,
+        "port": args.port,
+        "connections": args.connections,
+        "wrk_threads": args.wrk_threads,
+        "duration": args.duration,
+        "kind_duration": args.kind_duration,
+    }
+    if not args.no_results:
+        write_results(results_section(setup, mixed, kinds, verdict))
+        log(f"wrote {RESULTS.relative_to(ROOT)}")
+    log(verdict)
+    if tracebacks:
+        print(server_output[-5000:])
+    else:
+        server_log.unlink()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

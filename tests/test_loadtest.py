@@ -1,0 +1,65 @@
+"""bench/loadtest.py, the driver of `make loadtest`: a short run end to end, and its section of bench/RESULTS.md.
+
+The short run is the real thing at a small scale (a fresh SQLite database with the curated trials and 300
+synthetic ones, gunicorn on 127.0.0.1:8018, wrk for a few seconds): it fails on any error, 5xx or traceback.
+"""
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import IN_CI
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SCRIPT = BASE_DIR / "bench" / "loadtest.py"
+
+
+def load_driver():
+    spec = importlib.util.spec_from_file_location("loadtest", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None and not IN_CI,
+    reason="wrk is not installed: apt-get install wrk (make loadtest and CI install it)",
+)
+def test_a_short_load_test_passes(tmp_path):
+    environment = {
+        **{key: value for key, value in os.environ.items() if key != "DATABASE_URL"},
+        "LOADTEST_DATABASE_URL": f"sqlite:///{tmp_path / 'registry_loadtest.sqlite3'}",
+    }
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--synthetic", "300", "--duration", "3", "--kind-duration", "1"]
+        + ["--connections", "8", "--workers", "2", "--threads", "2", "--port", "8018", "--no-results"],
+        cwd=BASE_DIR,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    verdict = result.stdout.strip().splitlines()[-1]
+    assert "PASS:" in verdict and " 0 errors, 0 answers 5xx, 0 tracebacks" in verdict, verdict
+
+
+def test_its_section_of_the_results_file_replaces_only_itself(tmp_path, monkeypatch):
+    driver = load_driver()
+    results = tmp_path / "RESULTS.md"
+    others = "# Benchmark results\n\n<!-- bench:start -->\n## Benchmark\n\n| a | b |\n<!-- bench:end -->\n"
+    results.write_text(others)
+    monkeypatch.setattr(driver, "RESULTS", results)
+
+    driver.write_results(f"{driver.START}\n## Load test\n\nfirst\n{driver.END}\n")
+    driver.write_results(f"{driver.START}\n## Load test\n\nsecond\n{driver.END}\n")
+
+    text = results.read_text()
+    assert text.startswith(others)  # the benchmark's section, as it was
+    assert text.count(driver.START) == 1 and "second" in text and "first" not in text
