@@ -72,5 +72,12 @@ LOADTEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/registry_loadtest
 loadtest: install
 	LOADTEST_DATABASE_URL="$(LOADTEST_DATABASE_URL)" $(PY) bench/loadtest.py $(LOADTEST_ARGS)
 
+## install-page-checks: the npm packages of the page checks (axe-core, vnu-jar) in tests/a11y/node_modules
+.PHONY: install-page-checks
+install-page-checks: tests/a11y/node_modules/.installed
+tests/a11y/node_modules/.installed: tests/a11y/package.json tests/a11y/package-lock.json
+	cd tests/a11y && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
