@@ -64,6 +64,9 @@ def database_from_url(url):
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": name}
     if parts.scheme in {"postgres", "postgresql", "pgsql"}:
         options = dict(parse_qsl(parts.query))
+        # PostgreSQL's JIT compiler spends more than it saves on these short queries: 1.5 s before the first row
+        # of a 100,000-trial export (bench/RESULTS.md). `?options=...` in the URL replaces this.
+        options.setdefault("options", "-c jit=off")
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parts.path.lstrip("/")),

@@ -16,7 +16,21 @@ from hashlib import sha256
 from django import forms
 from django.core.cache import cache
 from django.db import connections
-from django.db.models import Case, Count, Exists, F, FloatField, IntegerField, Max, OuterRef, Q, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    Expression,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_filters import CharFilter, DateFilter, Filter, FilterSet
@@ -167,6 +181,30 @@ def identifier_matches(text, lookup="icontains"):
     return Exists(RegistryIdentifier.objects.filter(trial=OuterRef("pk"), **{f"value__{lookup}": text}))
 
 
+class PkInArray(Expression):
+    """`pk = ANY(ARRAY(subquery))` (PostgreSQL): the subquery runs once, before the trials are read, and its ids
+    are looked up in the primary key's index. So an OR of this and an indexed condition (the search document)
+    is a BitmapOr of two index scans; with EXISTS or IN, PostgreSQL checks the OR row by row over every trial."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, queryset):
+        super().__init__()
+        self.pk, self.subquery = F("pk"), Subquery(queryset)
+
+    def get_source_expressions(self):
+        return [self.pk, self.subquery]
+
+    def set_source_expressions(self, expressions):
+        self.pk, self.subquery = expressions
+
+    def as_sql(self, compiler, connection):
+        pk_sql, pk_params = compiler.compile(self.pk)
+        subquery_sql, subquery_params = compiler.compile(self.subquery)
+        return f"{pk_sql} = ANY(ARRAY{subquery_sql})", (*pk_params, *subquery_params)
+
+
 SEARCH_FIELDS = ["brief_title", "official_title", "acronym", "summary", "product_name", "sponsor"]
 
 
@@ -277,8 +315,10 @@ class TrialFilter(FilterSet):
     def filter_search(self, queryset, name, value):
         """Full-text search on PostgreSQL; on other databases every word must appear in one of the fields."""
         if is_postgresql(queryset):
-            # search_document is search_vector() stored by a trigger and GIN-indexed (migration 0005).
-            return queryset.filter(Q(search_document=search_query(value)) | identifier_matches(value))
+            # search_document is search_vector() stored by a trigger and GIN-indexed (migration 0005); identifiers
+            # are matched through a trigram index (migration 0006).
+            identifiers = RegistryIdentifier.objects.filter(value__icontains=value).values("trial_id")
+            return queryset.filter(Q(search_document=search_query(value)) | PkInArray(identifiers))
         for word in search_words(value):
             matches = Q(identifier_matches(word))
             for field in SEARCH_FIELDS:
@@ -421,9 +461,12 @@ def facet_counts(filterset):
     facets = []
 
     # Meta.ordering does not apply to aggregate queries: order explicitly.
-    mechanisms = Mechanism.objects.annotate(
-        n=Count("trial_links", filter=Q(trial_links__trial__in=others("mechanism")))
-    ).order_by("position")
+    # only(): the mechanisms' long texts would be carried through the join, one copy per link.
+    mechanisms = (
+        Mechanism.objects.only("slug", "name", "position")
+        .annotate(n=Count("trial_links", filter=Q(trial_links__trial__in=others("mechanism"))))
+        .order_by("position")
+    )
     facets.append(("mechanism", [(m.slug, m.name, m.n) for m in mechanisms]))
 
     facets.append(("status", count_by_status(others("status"), filterset.today)))
@@ -439,11 +482,8 @@ def facet_counts(filterset):
     terms = RouteTerm.objects.annotate(n=Count("trials", filter=Q(trials__in=others("route")))).order_by("position")
     facets.append(("route", [(t.code, t.label, t.n) for t in terms]))
 
-    countries = (
-        Country.objects.annotate(n=Count("trials", filter=Q(trials__in=others("country"))))
-        .filter(Q(n__gt=0) | Q(code__in=selected("country")))
-        .order_by("name")
-    )
+    # Countries no trial has are left out by options(), not by a HAVING clause, which would count twice.
+    countries = Country.objects.annotate(n=Count("trials", filter=Q(trials__in=others("country")))).order_by("name")
     facets.append(("country", [(c.code, c.name, c.n) for c in countries]))
 
     facets.append(("sponsor_class", count_by(others("sponsor_class"), "sponsor_class", SponsorClass.choices)))
@@ -464,27 +504,43 @@ def facet_counts(filterset):
 
 # --- Cached counts ----------------------------------------------------------------------------
 # Counting 100,000 trials per facet takes far longer than reading one page of them, and the counts only change
-# when a trial does. So they are cached under a key that includes `data_version()`: any save of a trial (by a
-# curator in the admin, a workflow step, an import: each sets updated_at), any trial added or deleted, changes
-# the key, and the next reader counts afresh. The timeout is a backstop for what the version does not see
-# (a mechanism renamed: its facet label).
+# when the registry does. So they are cached under a key that includes `data_version()`, which changes with
+# anything the counts read: a trial added, saved (by a curator in the admin, a workflow step such as publishing,
+# an import: each sets updated_at and writes a history record), its many-to-many fields changed (a history record
+# too, even without a save) or deleted; a mechanism link or a registry identifier added, changed or deleted on its
+# own (each has its own history). The next reader then counts afresh. The timeout is a backstop for what the
+# version does not see (a mechanism renamed: its facet label).
 
 COUNTS_CACHE_SECONDS = 300
 
 
+def latest(model, field):
+    """A subquery: the largest `field` of `model` (an index lookup)."""
+    return Subquery(model._default_manager.order_by(f"-{field}").values(field)[:1])
+
+
 def data_version():
-    """Two queries, index lookups both: a value that changes whenever a trial is added (the largest id), saved
-    (updated_at; and its history records every save through the ORM, links included) or deleted (its history
-    records that too)."""
-    trials = Trial.objects.aggregate(last_id=Max("pk"), changed=Max("updated_at"))
-    last_record = Trial.history.aggregate(last=Max("history_id"))["last"]
-    return repr((trials["last_id"], trials["changed"], last_record))
+    """One query, index lookups only: a value that changes whenever the published lists' counts may (see above):
+    the largest trial id and updated_at, and the last history record of trials, mechanism links and registry
+    identifiers. Changes made without the ORM (raw SQL, queryset.update()) are not seen."""
+    version = (
+        Trial.objects.order_by("-pk")
+        .annotate(
+            changed=latest(Trial, "updated_at"),
+            trial_record=latest(Trial.history.model, "history_id"),
+            link_record=latest(TrialMechanism.history.model, "history_id"),
+            identifier_record=latest(RegistryIdentifier.history.model, "history_id"),
+        )
+        .values_list("pk", "changed", "trial_record", "link_record", "identifier_record")
+        .first()
+    )
+    return repr(version)
 
 
 def cached_counts(name, key, compute):
     """`compute()`, or its value cached under (`name`, `key`, today, the data version) if counted already.
 
-    Two queries (the data version) when cached. The value must be picklable (lists, dicts, model instances)."""
+    One query (the data version) when cached. The value must be picklable (lists, dicts, model instances)."""
     parts = (name, key, timezone.localdate().isoformat(), data_version())
     cache_key = "trials:counts:" + sha256(repr(parts).encode()).hexdigest()
     value = cache.get(cache_key)
@@ -496,7 +552,7 @@ def cached_counts(name, key, compute):
 
 def list_counts(filterset, queryset):
     """(facets, total): `facet_counts(filterset)` and the number of trials in `queryset` (None when the filterset
-    is invalid, which is counted but never cached). Queries: 2 when cached (the data version), 12 otherwise."""
+    is invalid, which is counted but never cached). Queries: 1 when cached (the data version), 11 otherwise."""
     if queryset is None:
         return facet_counts(filterset), None
     asked = sorted(
