@@ -153,11 +153,11 @@ def time_copy():
     """PostgreSQL's own limit: COPY (the export's query, parameters bound) TO STDOUT WITH CSV, read to the end."""
     from django.db import connection
 
-    from trials.exports import export_queryset
+    from trials.exports import export_values
     from trials.filters import filtered_trials
 
     _, trials = filtered_trials({})
-    sql, params = export_queryset(trials).query.sql_with_params()
+    sql, params = export_values(trials)[0].query.sql_with_params()
     connection.ensure_connection()
     import psycopg
 

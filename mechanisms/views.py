@@ -2,7 +2,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from trials.filters import count_by, count_by_status
+from trials.filters import cached_counts, count_by, count_by_status
 from trials.models import Phase, Trial, TrialMechanism
 
 from .models import Mechanism, PathwayStep
@@ -38,8 +38,12 @@ def mechanism_detail(request, slug):
         )
         .order_by("-last_reviewed_on", "pk")[:TRIALS_SHOWN]
     )
-    by_phase = [row for row in count_by(trials, "phase", [*Phase.choices, ("", "Phase not recorded")]) if row[2]]
-    by_status = [row for row in count_by_status(trials) if row[2]]
+
+    def counts():
+        by_phase = count_by(trials, "phase", [*Phase.choices, ("", "Phase not recorded")])
+        return [row for row in by_phase if row[2]], [row for row in count_by_status(trials) if row[2]]
+
+    by_phase, by_status = cached_counts("mechanism", slug, counts)  # until the registry changes, as the list's
     return render(
         request,
         "mechanisms/mechanism_detail.html",

@@ -421,7 +421,15 @@ def test_streamed_with_headers_and_dated_file_name(client, time_machine):
     assert export_filename() == "stem-cell-diabetes-trials-2026-11-24.csv"
     chunks = iter(response.streaming_content)
     assert next(chunks).startswith(b"primary_identifier,identifiers,")  # the header leaves before any row is read
-    assert len(list(chunks)) == 3  # then one chunk per trial
+    assert [chunk.count(b"\r\n") for chunk in chunks] == [3]  # then the rows, CHUNK_LINES at a time
+
+
+def test_rows_are_sent_in_chunks_of_lines():
+    from trials.exports import in_chunks
+
+    lines = [f"{number}\r\n" for number in range(7)]
+    assert list(in_chunks(lines, size=3)) == ["0\r\n", "1\r\n2\r\n3\r\n", "4\r\n5\r\n6\r\n"]
+    assert list(in_chunks(lines[:1], size=3)) == ["0\r\n"] and list(in_chunks([], size=3)) == []
 
 
 def test_invalid_parameters_get_the_lists_400(client):
@@ -555,3 +563,15 @@ def test_the_url_column_is_the_trials_absolute_url(client, key):
     [row] = export(client)
     assert row["url"] == settings.SITE_URL + Trial.objects.with_primary_identifier().get().get_absolute_url()
     assert client.get(row["url"].removeprefix(settings.SITE_URL)).status_code == 200
+
+
+@pytest.mark.postgres
+def test_a_column_may_not_query_while_the_rows_stream():
+    """On PostgreSQL the rows are streamed: the connection is busy until the last one, so a column that queried
+    would wait for itself forever. It raises instead."""
+    from trials.exports import Column, export_rows
+
+    TrialFactory()
+    querying = Column("trials", "A count, queried per row (never do this).", lambda t, today: Trial.objects.count())
+    with pytest.raises(RuntimeError, match="streaming an export"):
+        list(export_rows(Trial.objects.all(), extra_columns=[querying]))

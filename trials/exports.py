@@ -5,14 +5,18 @@ streaming writer. Used by /trials/export.csv, `manage.py export_trials` and the 
   table all come from this one list.
 - `export_rows(queryset, extra_columns=(), today=None)`: the header, then one row of safe cells per trial, in the
   queryset's order. Runs ONE query, whatever the number of trials: the multi-valued cells are aggregated in SQL
-  by correlated subqueries, and rows are read in chunks (a server-side cursor on PostgreSQL), so memory stays flat.
+  by correlated subqueries, and rows are streamed as the database makes them (`stream_rows`), so memory stays flat.
   It exports whatever the queryset holds: public callers pass `filtered_trials(...)`, which starts from published().
-- `csv_lines(rows, bom=False)`: RFC 4180 lines (CRLF, minimal quoting), one string per row, for streaming.
+- `csv_lines(rows, bom=False)`: RFC 4180 lines (CRLF, minimal quoting), one string per row; `in_chunks(lines)`
+  groups them for a streamed response.
 - `safe_cell(value)`: a text cell a spreadsheet will never run as a formula.
 """
 
+import contextlib
 import csv
 import functools
+import itertools
+import operator
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -60,7 +64,8 @@ from .models import (
 SEPARATOR = "; "  # between the values of a multi-valued cell
 REGULATORY_STATUS = "investigational"
 FILENAME_STEM = "stem-cell-diabetes-trials"
-CHUNK_SIZE = 2000
+CHUNK_SIZE = 1000  # rows read from the database at a time
+CHUNK_LINES = 100  # lines of CSV per chunk of a streamed response
 
 # A text cell starting with one of these may be run as a formula by a spreadsheet (OWASP, "CSV injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -175,6 +180,14 @@ def export_queryset(queryset, fields=()):
     )
 
 
+def export_values(queryset, fields=()):
+    """(values, names): export_queryset(queryset, fields) as a values_list() of `names`, the fields and annotations
+    the columns read. Its query is the export's one query (bench/run.py times PostgreSQL's COPY of it)."""
+    queryset = export_queryset(queryset, fields)
+    names = tuple(dict.fromkeys([*EXPORT_FIELDS, *fields, *queryset.query.annotation_select]))
+    return queryset.values_list(*names), names
+
+
 # --- Columns ------------------------------------------------------------------------------------
 
 
@@ -182,12 +195,18 @@ def export_queryset(queryset, fields=()):
 class Column:
     name: str  # the header: stable, part of the public contract
     meaning: str  # meaning and format, for the README
-    value: Any  # value(trial, today) -> str, int or None; `trial` comes from export_queryset
+    value: Any  # value(trial, today) -> str, int or None; `trial` is an ExportRow of export_queryset (see export_rows)
     fields: tuple = ()  # trial fields `value` reads beyond EXPORT_FIELDS (e.g. "curator_notes" for the admin)
 
 
 def field(name):
-    return lambda trial, today: getattr(trial, name)
+    """The value of the trial's field or annotation `name`, as it is (export_rows reads it straight from the row)."""
+
+    def value(trial, today):
+        return getattr(trial, name)
+
+    value.field_name = name
+    return value
 
 
 def iso_date(name):
@@ -205,13 +224,14 @@ def date_at_precision(name):
         day = getattr(trial, name)
         if day is None:
             return ""
-        precision = getattr(trial, f"{name}_precision")
+        precision = getattr(trial, precision_name)
         if precision == DatePrecision.YEAR:
-            return f"{day:%Y}"
+            return day.isoformat()[:4]
         if precision == DatePrecision.MONTH:
-            return f"{day:%Y-%m}"
+            return day.isoformat()[:7]
         return day.isoformat()
 
+    precision_name = f"{name}_precision"
     return value
 
 
@@ -221,10 +241,10 @@ def address_template(site_url, script_prefix, urlconf):
     return site_url + reverse("trials:detail", args=["KEY"]).replace("KEY", "{key}")
 
 
-def trial_url(key):
-    """SITE_URL + the trial's get_absolute_url(), quoted as reverse() quotes it."""
-    template = address_template(settings.SITE_URL, get_script_prefix(), get_urlconf())
-    return template.format(key=quote(key, safe=RFC3986_SUBDELIMS + "/~:@"))
+def trial_url(trial, today):
+    """SITE_URL + the trial's get_absolute_url(), quoted as reverse() quotes it (the row carries the address
+    template, looked up once per export)."""
+    return trial.address_template.format(key=quote(trial.public_key, safe=RFC3986_SUBDELIMS + "/~:@"))
 
 
 def registry_url(trial, today):
@@ -349,7 +369,7 @@ COLUMNS = [
     Column(
         "url",
         "The trial's page on this site.",
-        lambda trial, today: trial_url(trial.public_key),
+        trial_url,
     ),
     Column("registry_url", "The primary identifier's public registry record; empty if not known.", registry_url),
     Column(
@@ -375,13 +395,82 @@ def export_rows(queryset, extra_columns=(), today=None):
     public ones, e.g. the admin's curation state; each names in `fields` the trial fields it reads beyond
     EXPORT_FIELDS (else reading one would cost a query per row). Exports whatever `queryset` holds: public
     callers must pass published trials only (`filters.filtered_trials` does).
+
+    Rows are read as tuples, not model instances (building a Trial costs more than writing its row): a column's
+    `value(trial, today)` gets an ExportRow, with the fields and annotations of `export_queryset` as attributes
+    and `public_key`. A column must not query the database: on PostgreSQL the rows are still arriving (see
+    `stream_rows`), and a query then raises.
     """
     columns = [*COLUMNS, *extra_columns]
     today = today or timezone.localdate()
     yield [column.name for column in columns]
-    fields = [name for column in extra_columns for name in column.fields]
-    for trial in export_queryset(queryset, fields).iterator(chunk_size=CHUNK_SIZE):
-        yield [safe_cell(column.value(trial, today)) for column in columns]
+    rows, names = export_values(queryset, [name for column in extra_columns for name in column.fields])
+    make_row = row_class(names, address_template(settings.SITE_URL, get_script_prefix(), get_urlconf()))
+    # A column that shows a field as it is (field()) takes it from the row by position: no call per cell.
+    index = {name: position for position, name in enumerate(names)}
+    plan = [(index.get(getattr(column.value, "field_name", None)), column.value) for column in columns]
+    for row in stream_rows(rows):
+        trial = make_row(row)
+        cells = [value(trial, today) if position is None else row[position] for position, value in plan]
+        # safe_cell, inlined for the common case: only None and text starting like a formula go through it.
+        yield [
+            safe_cell(cell) if cell is None or (cell.__class__ is str and cell.startswith(FORMULA_STARTS)) else cell
+            for cell in cells
+        ]
+
+
+def stream_rows(queryset):
+    """The rows of a values_list() `queryset`, one query, read as the database makes them.
+
+    On PostgreSQL the query is streamed (psycopg's Cursor.stream, by chunks where libpq allows): the server goes
+    on computing rows while the caller writes the previous ones, so an export takes about as long as the slower
+    of the two, not their sum. Django's iterator() uses a server-side cursor, which computes the next chunk only
+    when asked for it (and, outside a transaction, WITH HOLD: every row before the first is sent). The
+    connection is busy until the last row: a query made meanwhile raises instead of waiting forever for it.
+    Elsewhere, iterator() in chunks.
+    """
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        yield from queryset.iterator(chunk_size=CHUNK_SIZE)
+        return
+    import psycopg
+
+    compiler = queryset.query.get_compiler(queryset.db)
+    sql, params = compiler.as_sql()
+    size = CHUNK_SIZE if psycopg.pq.version() >= 170000 else 1  # chunked streaming needs libpq 17
+
+    def busy(execute, sql, params, many, context):
+        raise RuntimeError("The database connection is streaming an export's rows: no query until the last row.")
+
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        # Logged like any query (connection.queries, django_assert_num_queries) when queries are logged.
+        logged = cursor.debug_sql(sql, params) if hasattr(cursor, "debug_sql") else contextlib.nullcontext()
+        with logged, connection.execute_wrapper(busy):
+            stream = cursor.cursor.stream(sql, params, size=size)
+            chunks = iter(lambda: list(itertools.islice(stream, size)), [])
+            # results_iter applies the fields' converters, as iterator() would.
+            yield from compiler.results_iter(results=chunks, tuple_expected=True)
+
+
+class ExportRow(tuple):
+    """One trial as the export reads it (a named tuple made by `row_class`), with the model's `public_key` and
+    the export's `address_template` (see trial_url)."""
+
+    __slots__ = ()
+    address_template = ""
+
+    @property
+    def public_key(self):
+        return self.primary_identifier or self.slug
+
+
+@functools.cache
+def row_class(names, address_template):
+    """An ExportRow class whose attributes are `names`; calling it on a tuple of values makes a row."""
+    attributes = {name: property(operator.itemgetter(index)) for index, name in enumerate(names)}
+    attributes["address_template"] = address_template
+    cls = type("TrialRow", (ExportRow,), {"__slots__": (), **attributes})
+    return functools.partial(tuple.__new__, cls)
 
 
 class Echo:
@@ -398,6 +487,15 @@ def csv_lines(rows, bom=False):
     for number, row in enumerate(rows):
         line = writer.writerow(row)
         yield "\ufeff" + line if bom and number == 0 else line
+
+
+def in_chunks(lines, size=CHUNK_LINES):
+    """The first line (the header) alone, so that it leaves at once, then `size` lines at a time: a streaming
+    response writes every chunk it is given separately, and a write per row costs more than making the row."""
+    lines = iter(lines)
+    yield from itertools.islice(lines, 1)
+    while chunk := "".join(itertools.islice(lines, size)):
+        yield chunk
 
 
 def export_filename(today=None):

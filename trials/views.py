@@ -10,6 +10,7 @@ from .filters import (
     PAGE_SIZE_MAX,
     PAGE_SIZE_MIN,
     SORT_CHOICES,
+    cached_counts,
     count_by_status,
     filtered_trials,
     list_counts,
@@ -30,24 +31,27 @@ def list_prefetches(queryset):
     )
 
 
+def home_counts():
+    """The home page's counts (three queries): published trials, by mechanism and by status as shown."""
+    published = Trial.objects.published()
+    mechanisms = (
+        Mechanism.objects.only("slug", "name", "summary", "position")  # not the long texts, once per link
+        .annotate(trial_count=Count("trial_links", filter=Q(trial_links__trial__in=published)))
+        .order_by("position")  # Meta.ordering does not apply to aggregate queries
+    )
+    return {
+        "trial_count": published.count(),
+        "mechanisms": list(mechanisms),
+        "statuses": [row for row in count_by_status(published) if row[2]],
+    }
+
+
 @require_GET
 def home(request):
     published = Trial.objects.published()
-    mechanisms = Mechanism.objects.annotate(
-        trial_count=Count("trial_links", filter=Q(trial_links__trial__in=published))
-    ).order_by("position")  # Meta.ordering does not apply to aggregate queries
     recent = list_prefetches(published.with_primary_identifier().order_by("-last_reviewed_on", "pk"))[:RECENT_TRIALS]
-    statuses = [row for row in count_by_status(published) if row[2]]
-    return render(
-        request,
-        "home.html",
-        {
-            "trial_count": published.count(),
-            "mechanisms": mechanisms,
-            "statuses": statuses,
-            "recent_trials": recent,
-        },
-    )
+    counts = cached_counts("home", "", home_counts)  # cached until the registry changes, like the list's
+    return render(request, "home.html", {**counts, "recent_trials": recent})
 
 
 @require_GET
@@ -150,7 +154,7 @@ def trial_export(request):
     from django.http import StreamingHttpResponse
     from django.utils import timezone
 
-    from .exports import csv_lines, export_filename, export_rows
+    from .exports import csv_lines, export_filename, export_rows, in_chunks
 
     today = timezone.localdate()
     filterset, trials = filtered_trials(request.GET, today=today)
@@ -158,7 +162,7 @@ def trial_export(request):
         return trial_list(request)
     bom = request.GET.get("bom", "").lower() in {"1", "true", "yes", "on"}
     response = StreamingHttpResponse(
-        csv_lines(export_rows(trials, today=today), bom=bom), content_type="text/csv; charset=utf-8"
+        in_chunks(csv_lines(export_rows(trials, today=today), bom=bom)), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="{export_filename(today)}"'
     return response
