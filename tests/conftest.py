@@ -50,3 +50,13 @@ def empty_cache():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium for one test (tests/browser.py says why per test); request it after the database
+    fixtures and live_server."""
+    from tests.browser import chromium
+
+    with chromium() as browser:
+        yield browser

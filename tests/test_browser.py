@@ -4,34 +4,14 @@ Skipped, with the reason, when Chromium or Playwright is missing (CI installs bo
 """
 
 import datetime
-import os
-import shutil
 
 import pytest
 
+from tests.browser import MARKS, expect
 from tests.factories import trial_with
 from trials.models import OverallStatus, Phase
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        sync_playwright is None, reason="Playwright is not installed: pip install -r requirements-dev.txt"
-    ),
-    pytest.mark.skipif(
-        not (os.path.exists(CHROMIUM) or shutil.which("chromium")),
-        reason=f"Chromium is not installed at {CHROMIUM}: apt-get install chromium (Debian)",
-    ),
-    # The live server reads what the test wrote, so the data must be committed; the mechanisms and
-    # vocabularies loaded by migrations are restored after each test.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = MARKS
 
 NOTICE = "Investigational therapies only."
 
@@ -60,29 +40,6 @@ def trials():
             status_confirmed_on=datetime.date.today(),
         ),
     ]
-
-
-@pytest.fixture
-def browser():
-    """Chromium, started after the test's database is set up and stopped before it is torn down.
-
-    Playwright's sync API keeps an event loop running in this thread, and while it runs Django gives the thread
-    other database connections (per context, not per thread): the test database's setup and teardown (which
-    restore the migrations' data) must happen outside it, so the browser is per test, not per module. Django's
-    guard against database work inside an event loop is lifted meanwhile (the work stays synchronous)."""
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-    if previous is None:
-        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ when they, Java, Chromium or Playwright are missing; CI installs them all and fa
 """
 
 import json
-import os
 import shutil
 import subprocess
 import urllib.error
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 
+from tests.browser import MARKS, expect
 from tests.factories import PublicationFactory, SourceFactory, trial_with
 from trials.models import CellSource, OverallStatus, Phase
 
@@ -28,23 +28,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 CHECKERS = BASE_DIR / "tests" / "a11y" / "node_modules"
 AXE = CHECKERS / "axe-core" / "axe.min.js"
 VNU = CHECKERS / "vnu-jar" / "build" / "dist" / "vnu.jar"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 JAVA = shutil.which("java")
 
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
-
 pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        sync_playwright is None, reason="Playwright is not installed: pip install -r requirements-dev.txt"
-    ),
-    pytest.mark.skipif(
-        not (os.path.exists(CHROMIUM) or shutil.which("chromium")),
-        reason=f"Chromium is not installed at {CHROMIUM}: apt-get install chromium (Debian)",
-    ),
+    *MARKS,
     pytest.mark.skipif(
         not (AXE.exists() and VNU.exists()),
         reason="axe-core and vnu-jar are not installed in tests/a11y/node_modules: make install-page-checks",
@@ -53,9 +40,6 @@ pytestmark = [
         JAVA is None,
         reason="Java is not installed (the Nu HTML Checker runs on it): apt-get install default-jre-headless",
     ),  # fmt: skip
-    # The live server reads what the test wrote, so the data must be committed; the mechanisms and
-    # vocabularies loaded by migrations are restored after each test.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
 PASSWORD = "a long curator passphrase"
@@ -100,26 +84,6 @@ def pages(trial):
         "about": ("/about/", 200),
         "not-found": ("/trials/NCT00000000/", 404),
     }
-
-
-@pytest.fixture
-def browser():
-    """Chromium, started after the test's database is set up and stopped before it is torn down (as in
-    tests/test_browser.py, which says why). Django's guard against database work inside an event loop is lifted
-    meanwhile (the work stays synchronous)."""
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-    if previous is None:
-        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 def describe(violation):
