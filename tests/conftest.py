@@ -60,3 +60,19 @@ def browser():
 
     with chromium() as browser:
         yield browser
+
+
+@pytest.fixture
+def curator():
+    """A staff user in the Curator group (made by setup_roles)."""
+    from tests.factories import UserFactory
+
+    return UserFactory(role="Curator")
+
+
+@pytest.fixture
+def editor():
+    """A staff user in the Editor group (made by setup_roles)."""
+    from tests.factories import UserFactory
+
+    return UserFactory(role="Editor")

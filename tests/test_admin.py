@@ -36,16 +36,6 @@ def frozen_today():
 
 
 @pytest.fixture
-def curator():
-    return UserFactory(role="Curator")
-
-
-@pytest.fixture
-def editor():
-    return UserFactory(role="Editor")
-
-
-@pytest.fixture
 def superuser():
     return UserFactory(is_superuser=True)
 

@@ -676,11 +676,6 @@ def test_check_stops_when_the_api_cannot_be_reached(settings):
 # --- Admin -------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def curator():
-    return UserFactory(role="Curator")
-
-
 def upload(*paths):
     return [SimpleUploadedFile(p.name, p.read_bytes(), content_type="application/json") for p in paths]
 

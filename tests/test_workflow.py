@@ -16,16 +16,6 @@ pytestmark = pytest.mark.django_db
 DRAFT, REVIEW, PUBLISHED = CurationState.DRAFT, CurationState.REVIEW, CurationState.PUBLISHED
 
 
-@pytest.fixture
-def curator():
-    return UserFactory(role="Curator")
-
-
-@pytest.fixture
-def editor():
-    return UserFactory(role="Editor")
-
-
 def state(trial):
     return Trial.objects.get(pk=trial.pk).curation_state
 
