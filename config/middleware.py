@@ -5,6 +5,7 @@ has no inline script or style and needs no nonces, so the policy is one constant
 (settings.CONTENT_SECURITY_POLICY) and twenty lines are easier to read and test than a dependency.
 """
 
+import ipaddress
 import logging
 
 from django.conf import settings
@@ -71,13 +72,47 @@ def is_unavailable_error(exception):
 
 
 def client_ip(request):
-    """The client's address for the sign-in lockout (django-axes).
+    """The client's address for the sign-in lockout (django-axes): always a valid IP address in canonical form,
+    or None.
 
-    Behind a reverse proxy (BEHIND_PROXY=1) every request comes from the proxy, so the client is
-    the last address the proxy appended to X-Forwarded-For; earlier entries can be forged.
+    Directly exposed (BEHIND_PROXY off), it is the connection's address, REMOTE_ADDR. Behind TRUSTED_PROXIES
+    reverse proxies (BEHIND_PROXY=1), each of which appends the address it received the request from to
+    X-Forwarded-For, the client is the TRUSTED_PROXIES-th entry from the end: everything before it is what the
+    client sent, and can be forged. A header that is missing, too short or whose entry is not an IP address
+    (`not-an-ip`, `999.1.1.1`, `1.2.3.4%eth0`, empty) means the proxies are not set up as documented: the
+    connection's address is used instead, so a client can never choose whose lockout counter it hits.
     """
-    if settings.BEHIND_PROXY:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        if forwarded and forwarded[-1]:
-            return forwarded[-1]
-    return request.META.get("REMOTE_ADDR")
+    fallback = canonical_ip(request.META.get("REMOTE_ADDR", ""))
+    if not settings.BEHIND_PROXY:
+        return fallback
+    proxies = settings.TRUSTED_PROXIES
+    # Split off only the last entries: a client's long header costs nothing more.
+    entries = request.META.get("HTTP_X_FORWARDED_FOR", "").rsplit(",", proxies)
+    if len(entries) < proxies:
+        return fallback
+    return canonical_ip(entries[-proxies]) or fallback
+
+
+def canonical_ip(text):
+    """`text` as an IP address in canonical form, or None if it is not one.
+
+    Accepted as proxies write them: IPv6 in brackets (`[2001:db8::1]`), with a port (`[2001:db8::1]:443`,
+    `192.0.2.1:443`). An IPv4 address mapped into IPv6 (`::ffff:192.0.2.1`) is the IPv4 address, and an IPv6
+    zone (`fe80::1%eth0`) is dropped, so one client has one address, one PostgreSQL can store.
+    """
+    text = text.strip()
+    if len(text) > 64:  # the longest IPv6 address with brackets, a zone and a port is shorter
+        return None
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if address.version == 6:
+        if address.ipv4_mapped:
+            return str(address.ipv4_mapped)
+        address = ipaddress.IPv6Address(int(address))  # without its zone
+    return str(address)

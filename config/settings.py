@@ -195,8 +195,15 @@ LOGGING = {
 # redirects to HTTPS itself. `manage.py check --deploy` reports nothing with the defaults.
 
 # Behind a proxy that terminates TLS: trust its X-Forwarded-Proto header (only if the proxy
-# always sets it) and, for the sign-in lockout, take the client's address from X-Forwarded-For.
+# always sets it) and, for the sign-in lockout, take the client's address from X-Forwarded-For:
+# the TRUSTED_PROXIES-th entry from the end, as that many proxies each append one (default 1;
+# config.middleware.client_ip, which falls back to the connection's address if that entry is not an IP).
 BEHIND_PROXY = env_bool("BEHIND_PROXY", default=False)
+TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 1)
+if TRUSTED_PROXIES < 1:
+    raise ImproperlyConfigured(
+        f"TRUSTED_PROXIES must be 1 or more (proxies in front of gunicorn); got {TRUSTED_PROXIES}."
+    )
 if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 

@@ -27,6 +27,7 @@ SWITCHES = [
     "SESSION_COOKIE_SECURE",
     "CSRF_COOKIE_SECURE",
     "BEHIND_PROXY",
+    "TRUSTED_PROXIES",
     "ADMIN_URL",
     "SESSION_COOKIE_AGE",
 ]
@@ -124,6 +125,12 @@ def test_a_malformed_switch_fails_loudly():
     result = run(["manage.py", "check"], **PRODUCTION, SECURE_SSL_REDIRECT="maybe")
     assert result.returncode != 0
     assert "SECURE_SSL_REDIRECT must be one of" in result.stderr
+
+
+def test_a_proxy_count_below_one_fails_loudly():
+    result = run(["manage.py", "check"], **PRODUCTION, BEHIND_PROXY="1", TRUSTED_PROXIES="0")
+    assert result.returncode != 0
+    assert "TRUSTED_PROXIES must be 1 or more" in result.stderr
 
 
 def test_the_admin_address_is_set_by_the_environment():
