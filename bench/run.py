@@ -153,7 +153,7 @@ def time_copy():
     """PostgreSQL's own limit: COPY (the export's query, parameters bound) TO STDOUT WITH CSV, read to the end."""
     from django.db import connection
 
-    from trials.exports import export_values
+    from trials.export_query import export_values
     from trials.filters import filtered_trials
 
     _, trials = filtered_trials({})

@@ -251,5 +251,6 @@ AXES_COOLOFF_MESSAGE = "Too many failed sign-ins: this account is locked for a w
 AXES_CLIENT_IP_CALLABLE = "config.middleware.client_ip"
 AXES_VERBOSE = False
 
-# ClinicalTrials.gov API v2, for the importer and the daily check (trials/ctgov.py); tests point it at 127.0.0.1.
+# ClinicalTrials.gov API v2, for the importer and the daily check (trials/ctgov/client.py): its default is written
+# only here; tests point it at 127.0.0.1.
 CTGOV_API_URL = os.environ.get("CTGOV_API_URL", "https://clinicaltrials.gov/api/v2").rstrip("/")

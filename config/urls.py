@@ -14,7 +14,7 @@ admin.site.enable_nav_sidebar = False
 urlpatterns = [
     path("", trial_views.home, name="home"),
     path("about/", trial_views.about, name="about"),
-    path("mechanisms/", include("mechanisms.urls")),
+    path("mechanisms/", include("trials.mechanism_urls")),
     path("trials/", include("trials.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
     path("healthz", healthz, name="healthz"),

@@ -34,12 +34,21 @@ class ExplainedConcept(models.Model):
         return self.name
 
 
+class MechanismQuerySet(models.QuerySet):
+    def with_trial_count(self, trials):
+        """Annotate `trial_count`: how many of `trials` (a Trial queryset, e.g. the published ones) link to each
+        mechanism. Counted in the same query; order explicitly, as Meta.ordering does not apply to aggregates."""
+        return self.annotate(trial_count=models.Count("trial_links", filter=models.Q(trial_links__trial__in=trials)))
+
+
 class Mechanism(ExplainedConcept):
     """A biological mechanism by which stem cells may help in diabetes."""
 
     document_term = models.CharField(
         max_length=200, help_text="The document's own name for the mechanism, for readers who know it."
     )
+
+    objects = MechanismQuerySet.as_manager()
 
     class Meta(ExplainedConcept.Meta):
         verbose_name = "mechanism"

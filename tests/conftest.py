@@ -46,7 +46,7 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    """The public pages' cached counts (trials.filters.cached_counts) must not pass from one test to the next."""
+    """The public pages' cached counts (trials.facets.cached_counts) must not pass from one test to the next."""
     from django.core.cache import cache
 
     cache.clear()

@@ -3,17 +3,8 @@ import datetime
 import factory
 
 from mechanisms.models import Mechanism
-from trials.models import (
-    CurationState,
-    OverallStatus,
-    Phase,
-    Publication,
-    Registry,
-    RegistryIdentifier,
-    Source,
-    Trial,
-    TrialMechanism,
-)
+from trials.models import Publication, RegistryIdentifier, Source, Trial, TrialMechanism
+from trials.vocabularies import CurationState, OverallStatus, Phase, Registry
 
 
 class TrialFactory(factory.django.DjangoModelFactory):

@@ -21,7 +21,8 @@ from tests.factories import (
     UserFactory,
     publishable_trial,
 )
-from trials.models import CurationState, OverallStatus, Publication, RegistryIdentifier, Source, Trial, TrialMechanism
+from trials.models import Publication, RegistryIdentifier, Source, Trial, TrialMechanism
+from trials.vocabularies import CurationState, OverallStatus
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,8 @@ from django.core.management import CommandError, call_command
 from mechanisms.models import Mechanism
 from tests.factories import PublicationFactory, SourceFactory, TrialFactory, trial_with
 from trials.backup import backed_up_models
-from trials.models import CurationState, Trial
+from trials.models import Trial
+from trials.vocabularies import CurationState
 
 # Real transactions: a restore empties tables, which PostgreSQL refuses inside a transaction that
 # has just written to them (as a test's wrapping transaction would have).

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.factories import trial_with
-from trials.models import CellSource, Immunosuppression, OverallStatus, Phase, Route, SponsorClass
+from trials.vocabularies import CellSource, Immunosuppression, OverallStatus, Phase, Route, SponsorClass
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.browser import MARKS, expect
 from tests.factories import trial_with
-from trials.models import OverallStatus, Phase
+from trials.vocabularies import OverallStatus, Phase
 
 pytestmark = MARKS
 

@@ -22,7 +22,7 @@ from django.contrib.auth import get_user_model
 
 from tests.browser import MARKS, expect
 from tests.factories import PublicationFactory, SourceFactory, trial_with
-from trials.models import CellSource, OverallStatus, Phase
+from trials.vocabularies import CellSource, OverallStatus, Phase
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 CHECKERS = BASE_DIR / "tests" / "a11y" / "node_modules"

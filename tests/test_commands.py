@@ -4,7 +4,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from trials.actions import INITIAL_DATA, read_records
-from trials.models import CurationState, Trial
+from trials.models import Trial
+from trials.vocabularies import CurationState
 
 pytestmark = pytest.mark.django_db
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Permission
+from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -17,7 +19,11 @@ from django.urls import reverse
 from tests.ctgov_server import CtgovServer, Reply
 from tests.factories import RegistryIdentifierFactory, UserFactory, trial_with
 from trials import actions, ctgov
-from trials.models import CurationState, RegistryIdentifier, RegistryUpdate, RegistryUpdateStatus, Trial
+from trials.actions import registry_updates
+from trials.ctgov import client as ctgov_client
+from trials.ctgov import compare, mapping, reading
+from trials.models import RegistryIdentifier, RegistryUpdate, RegistryUpdateStatus, Trial
+from trials.vocabularies import CurationState
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +43,7 @@ def study(nct_id):
 
 
 def import_studies(*studies, **kwargs):
-    return actions.import_ctgov_studies([(ctgov.study_nct_id(s), s) for s in studies], source="test", **kwargs)
+    return actions.import_ctgov_studies([(reading.study_nct_id(s), s) for s in studies], source="test", **kwargs)
 
 
 def history_count():
@@ -212,16 +218,16 @@ def test_a_secondary_identifier_already_on_another_trial_is_left_out_and_noted()
     ],
 )
 def test_diabetes_types_only_where_recognisable(conditions, types, unrecognised):
-    assert ctgov.diabetes_types(conditions) == (types, unrecognised)
+    assert mapping.diabetes_types(conditions) == (types, unrecognised)
 
 
 def test_registry_updates_list_fields_in_the_compared_order():
-    update = RegistryUpdate(changes={name: {"old": None, "new": None} for name in reversed(ctgov.COMPARED_FIELDS)})
-    assert update.field_names == ctgov.COMPARED_FIELDS
+    update = RegistryUpdate(changes={name: {"old": None, "new": None} for name in reversed(compare.COMPARED_FIELDS)})
+    assert update.field_names == compare.COMPARED_FIELDS
 
 
 def test_country_names_of_the_registry_are_recognised():
-    lookup = ctgov.country_lookup()
+    lookup = mapping.country_lookup()
     for name, code in [
         ("Korea, Republic of", "KR"),
         ("Turkey", "TR"),
@@ -230,7 +236,7 @@ def test_country_names_of_the_registry_are_recognised():
         ("Iran, Islamic Republic of", "IR"),
         ("United Kingdom", "GB"),
     ]:
-        assert lookup[ctgov._fold(name)] == code, name
+        assert lookup[mapping._fold(name)] == code, name
 
 
 # --- Re-import and registry updates ------------------------------------------------------------
@@ -341,7 +347,7 @@ def test_resolving_needs_the_right_to_change_trials():
     import_studies(study("NCT03475563"))
     (update,) = import_studies(changed_record()).updates
     reader = UserFactory()
-    with pytest.raises(actions.PermissionDenied):
+    with pytest.raises(PermissionDenied):
         actions.resolve_registry_update(update=update, accept=["enrollment"], user=reader)
 
 
@@ -461,14 +467,14 @@ def test_a_page_of_studies_with_one_bad_element(tmp_path):
 
 def test_one_transaction_per_record(monkeypatch):
     """A failure after the trial row is written (here: an unknown mechanism) leaves nothing behind."""
-    real = ctgov.study_to_record
+    real = mapping.study_to_record
 
     def with_bad_mechanism(study, **kwargs):
         record = real(study, **kwargs)
         record["mechanisms"] = [{"mechanism": "no-such-mechanism", "rationale": "x"}]
         return record
 
-    monkeypatch.setattr(ctgov, "study_to_record", with_bad_mechanism)
+    monkeypatch.setattr(registry_updates, "study_to_record", with_bad_mechanism)
     summary = import_studies(study("NCT00763412"))
     assert "unknown mechanism 'no-such-mechanism'" in summary.errors[0]
     assert not Trial.objects.exists() and not RegistryIdentifier.objects.exists()
@@ -511,9 +517,9 @@ def fake_time():
 
 
 def make_client(fake_time, **kwargs):
-    limiter = ctgov.RateLimiter(clock=fake_time.clock, sleep=fake_time.sleep)
+    limiter = ctgov_client.RateLimiter(clock=fake_time.clock, sleep=fake_time.sleep)
     options = {"timeout": 2.0, "retries": 2, "backoff": 1.0, "limiter": limiter}
-    return ctgov.CtgovClient(clock=fake_time.clock, sleep=fake_time.sleep, **{**options, **kwargs})
+    return ctgov_client.CtgovClient(clock=fake_time.clock, sleep=fake_time.sleep, **{**options, **kwargs})
 
 
 def test_client_fetches_a_record(server, fake_time):
@@ -525,7 +531,7 @@ def test_client_fetches_a_record(server, fake_time):
 
 def test_client_404_is_not_retried(server, fake_time):
     with pytest.raises(
-        ctgov.FetchError, match=r"NCT99999999: no such study on ClinicalTrials.gov \(HTTP 404\)"
+        ctgov_client.FetchError, match=r"NCT99999999: no such study on ClinicalTrials.gov \(HTTP 404\)"
     ) as info:
         make_client(fake_time).fetch_study("NCT99999999")
     assert info.value.kind == "not_found" and len(server.requests) == 1
@@ -540,7 +546,7 @@ def test_client_honours_429_and_retry_after(server, fake_time):
 
 def test_client_gives_up_when_retry_after_is_too_long(server, fake_time):
     server.script("NCT00763412", Reply(429, {"Retry-After": "3600"}))
-    with pytest.raises(ctgov.FetchError, match="asked to wait 3600 s") as info:
+    with pytest.raises(ctgov_client.FetchError, match="asked to wait 3600 s") as info:
         make_client(fake_time).fetch_study("NCT00763412")
     assert info.value.kind == "rate_limited" and len(server.requests) == 1
 
@@ -553,7 +559,7 @@ def test_client_retries_server_errors_with_backoff(server, fake_time):
 
 def test_client_gives_up_after_its_retries(server, fake_time):
     server.script("NCT00763412", Reply(500), Reply(500), Reply(500), Reply(500))
-    with pytest.raises(ctgov.FetchError, match=r"HTTP 500 \(a server error\); gave up after 3 attempt") as info:
+    with pytest.raises(ctgov_client.FetchError, match=r"HTTP 500 \(a server error\); gave up after 3 attempt") as info:
         make_client(fake_time).fetch_study("NCT00763412")
     assert info.value.kind == "server" and len(server.requests) == 3
 
@@ -568,7 +574,7 @@ def test_client_times_out_and_retries(server, fake_time):
 
 def test_client_timeout_message(server, fake_time):
     server.script("NCT00763412", Reply(delay=1.0), Reply(delay=1.0))
-    with pytest.raises(ctgov.FetchError, match=r"no answer within 0.2 s \(timeout\); gave up after 2") as info:
+    with pytest.raises(ctgov_client.FetchError, match=r"no answer within 0.2 s \(timeout\); gave up after 2") as info:
         make_client(fake_time, timeout=0.2, retries=1).fetch_study("NCT00763412")
     assert info.value.kind == "timeout"
 
@@ -578,7 +584,7 @@ def test_client_says_clearly_and_quickly_when_it_cannot_reach_the_api(fake_time)
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/api/v2"
     started = time.monotonic()
-    with pytest.raises(ctgov.FetchError, match="cannot reach ClinicalTrials.gov") as info:
+    with pytest.raises(ctgov_client.FetchError, match="cannot reach ClinicalTrials.gov") as info:
         make_client(fake_time, base_url=url).fetch_study("NCT00763412")
     assert info.value.kind == "unreachable" and fake_time.sleeps == []
     assert time.monotonic() - started < 2
@@ -592,12 +598,12 @@ def test_client_refuses_a_malformed_nct_number_without_asking(server, fake_time)
 
 def test_client_refuses_an_answer_that_is_not_a_study(server, fake_time):
     server.script("NCT00763412", Reply(200, body=b"<html>maintenance</html>"))
-    with pytest.raises(ctgov.FetchError, match="answer is not JSON"):
+    with pytest.raises(ctgov_client.FetchError, match="answer is not JSON"):
         make_client(fake_time).fetch_study("NCT00763412")
 
 
 def test_rate_limiter_stays_under_the_published_limit(fake_time):
-    limiter = ctgov.RateLimiter(per_minute=40, burst=5, clock=fake_time.clock, sleep=fake_time.sleep)
+    limiter = ctgov_client.RateLimiter(per_minute=40, burst=5, clock=fake_time.clock, sleep=fake_time.sleep)
     for _ in range(45):
         limiter.acquire()
     assert fake_time.sleeps[:5] == [] or len(fake_time.sleeps) == 40
@@ -606,16 +612,16 @@ def test_rate_limiter_stays_under_the_published_limit(fake_time):
 
 
 def test_rate_limiter_refuses_a_wait_past_the_deadline(fake_time):
-    limiter = ctgov.RateLimiter(per_minute=40, burst=1, clock=fake_time.clock, sleep=fake_time.sleep)
+    limiter = ctgov_client.RateLimiter(per_minute=40, burst=1, clock=fake_time.clock, sleep=fake_time.sleep)
     limiter.acquire()
-    with pytest.raises(ctgov.FetchError, match="rate limit"):
+    with pytest.raises(ctgov_client.FetchError, match="rate limit"):
         limiter.acquire(deadline=fake_time.now + 1.0)
 
 
 def test_retry_after_as_an_http_date():
     now = datetime.datetime(2026, 11, 24, 12, 0, tzinfo=datetime.UTC)
-    assert ctgov.retry_after_seconds("Tue, 24 Nov 2026 12:00:30 GMT", now=now) == 30.0
-    assert ctgov.retry_after_seconds("soon") is None
+    assert ctgov_client.retry_after_seconds("Tue, 24 Nov 2026 12:00:30 GMT", now=now) == 30.0
+    assert ctgov_client.retry_after_seconds("soon") is None
 
 
 # --- Commands ----------------------------------------------------------------------------------
@@ -638,7 +644,7 @@ def test_import_command_fails_when_nothing_could_be_imported(tmp_path):
 
 
 def test_check_command_records_updates_for_published_trials(server, monkeypatch):
-    monkeypatch.setattr(ctgov, "LIMITER", ctgov.RateLimiter(sleep=lambda s: None))
+    monkeypatch.setattr(ctgov_client, "LIMITER", ctgov_client.RateLimiter(sleep=lambda s: None))
     published = trial_with(identifier="NCT00763412", overall_status="RECRUITING", curation_state="PUBLISHED")
     trial_with(identifier="NCT06171568", curation_state="DRAFT")  # drafts are not checked
     trial_with(identifier="NCT99999999", curation_state="PUBLISHED")  # gone from the registry: 404
@@ -666,7 +672,7 @@ def test_check_stops_when_the_api_cannot_be_reached(settings):
         settings.CTGOV_API_URL = f"http://127.0.0.1:{sock.getsockname()[1]}/api/v2"
     for nct_id in ("NCT00763412", "NCT06171568"):
         trial_with(identifier=nct_id, curation_state="PUBLISHED")
-    summary = actions.check_ctgov_updates(client=ctgov.CtgovClient(sleep=lambda s: None))
+    summary = actions.check_ctgov_updates(client=ctgov_client.CtgovClient(sleep=lambda s: None))
     first, second = summary.errors
     assert first.startswith("NCT00763412: cannot reach ClinicalTrials.gov at http://127.0.0.1:")
     assert second == "NCT06171568: not fetched, ClinicalTrials.gov cannot be reached (see above)."
@@ -714,7 +720,7 @@ def test_import_page_reports_a_bad_file_by_name(client, curator):
 
 
 def test_import_page_fetches_nct_numbers(client, curator, server, monkeypatch):
-    monkeypatch.setattr(ctgov, "LIMITER", ctgov.RateLimiter(sleep=lambda s: None))
+    monkeypatch.setattr(ctgov_client, "LIMITER", ctgov_client.RateLimiter(sleep=lambda s: None))
     client.force_login(curator)
     response = client.post(reverse("admin:trials_registryupdate_import"), {"nct_ids": "NCT00763412, nct06171568"})
     assert response.context["summary"].errors == []
@@ -778,7 +784,7 @@ def test_review_page_is_read_only_for_those_who_may_not_change_trials(client):
     import_studies(study("NCT03475563"))
     (update,) = import_studies(changed_record()).updates
     viewer = UserFactory()
-    viewer.user_permissions.add(*actions.Permission.objects.filter(codename="view_trial"))
+    viewer.user_permissions.add(*Permission.objects.filter(codename="view_trial"))
     client.force_login(viewer)
     url = reverse("admin:trials_registryupdate_change", args=[update.pk])
     page = client.get(url)

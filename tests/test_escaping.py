@@ -16,9 +16,10 @@ from django.utils.html import escape
 
 from mechanisms.models import Mechanism
 from tests.factories import PublicationFactory, RegistryIdentifierFactory, SourceFactory, TrialFactory
-from trials.admin import duplicate_identifier_error
+from trials.admin.forms import duplicate_identifier_error
 from trials.exports import safe_cell
-from trials.models import Registry, RegistryIdentifier, Source, TrialMechanism
+from trials.models import RegistryIdentifier, Source, TrialMechanism
+from trials.vocabularies import Registry
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,10 @@ from django.urls import reverse
 
 from mechanisms.models import Mechanism
 from tests.factories import PublicationFactory, RegistryIdentifierFactory, TrialFactory, TrialMechanismFactory
-from trials.exports import COLUMNS, SEPARATOR, export_filename, safe_cell
-from trials.models import CurationState, Registry, RegistryIdentifier, Trial, TrialMechanism
+from trials.export_query import SEPARATOR
+from trials.exports import COLUMNS, export_filename, safe_cell
+from trials.models import RegistryIdentifier, Trial, TrialMechanism
+from trials.vocabularies import CurationState, Registry
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,9 @@ import pytest
 from django.http import QueryDict
 
 from tests.factories import TrialFactory, trial_with
-from trials.filters import facet_counts, filtered_trials
-from trials.models import CurationState, OverallStatus, Phase
+from trials.facets import facet_counts
+from trials.filters import filtered_trials
+from trials.vocabularies import CurationState, OverallStatus, Phase
 
 pytestmark = pytest.mark.django_db
 
@@ -327,7 +328,7 @@ def test_selected_options_are_kept_even_with_no_trial(registry):
     assert sorted(selected) == ["FR", "PHASE4"]
 
 
-# --- Cached counts (trials.filters.list_counts) ------------------------------------------------------------
+# --- Cached counts (trials.facets.list_counts) ------------------------------------------------------------
 
 
 def test_list_counts_are_cached_until_a_trial_is_saved_added_or_deleted(client, registry):
@@ -369,8 +370,8 @@ def test_list_counts_are_cached_until_a_trial_is_saved_added_or_deleted(client, 
 @pytest.mark.postgres
 def test_the_stored_search_document_is_the_search_vector():
     """Trial.search_document, kept by a trigger (migration 0005), is what search_vector() computes, after a save."""
-    from trials.filters import search_vector
     from trials.models import Trial
+    from trials.search import search_vector
 
     trial = TrialFactory(
         brief_title="Islets in a pouch",
@@ -446,7 +447,8 @@ def test_cached_counts_follow_many_to_many_changes_without_a_save(client, regist
 
 def test_cached_counts_follow_identifiers_for_a_search(client, registry):
     from tests.factories import RegistryIdentifierFactory
-    from trials.models import Registry, Trial
+    from trials.models import Trial
+    from trials.vocabularies import Registry
 
     query = "?q=ISRCTN1234"
     assert list_counts_seen(client, query)[0] == 0

@@ -11,18 +11,15 @@ from tests.factories import (
     TrialFactory,
     TrialMechanismFactory,
 )
-from trials.models import (
+from trials.models import RegistryIdentifier, Trial
+from trials.status import StatusDisplay, record_stale_q, status_stale_q
+from trials.vocabularies import (
     IDENTIFIER_FORMATS,
     CurationState,
     OverallStatus,
     Registry,
-    RegistryIdentifier,
-    StatusDisplay,
-    Trial,
     identifier_error,
     normalize_identifier,
-    record_stale_q,
-    status_stale_q,
 )
 
 pytestmark = pytest.mark.django_db

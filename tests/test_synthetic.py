@@ -6,7 +6,8 @@ from django.core.management import CommandError, call_command
 
 from tests.factories import TrialFactory
 from trials.management.commands import make_synthetic_trials as command
-from trials.models import CurationState, Trial
+from trials.models import Trial
+from trials.vocabularies import CurationState
 
 pytestmark = pytest.mark.django_db
 

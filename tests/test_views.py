@@ -18,17 +18,8 @@ from tests.factories import (
     TrialFactory,
     trial_with,
 )
-from trials.models import (
-    CurationState,
-    OverallStatus,
-    Phase,
-    Publication,
-    Registry,
-    RegistryIdentifier,
-    Source,
-    Trial,
-    TrialMechanism,
-)
+from trials.models import Publication, RegistryIdentifier, Source, Trial, TrialMechanism
+from trials.vocabularies import CurationState, OverallStatus, Phase, Registry
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""The curation workflow and roles in trials/actions.py: every move, its guards and who may make it."""
+"""The curation workflow and roles (trials/actions/workflow.py, roles.py): every move, its guards, who may make it."""
 
 import datetime
 
@@ -9,7 +9,8 @@ from django.core.management import call_command
 
 from tests.factories import TrialFactory, UserFactory, publishable_trial
 from trials import actions
-from trials.models import CurationState, Trial
+from trials.models import Trial
+from trials.vocabularies import CurationState
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +49,9 @@ def test_curator_may_not_publish(curator):
     trial = publishable_trial(curation_state=REVIEW)
     with pytest.raises(actions.WorkflowError) as excinfo:
         actions.publish(trial=trial, user=curator)
-    assert excinfo.value.problems == ["You may not publish or unpublish trials: ask an editor."]
+    assert excinfo.value.problems == [
+        "Only editors can publish or unpublish a trial. Send it to review and ask an editor."
+    ]
     assert state(trial) == REVIEW
 
 

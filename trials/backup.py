@@ -24,6 +24,7 @@ from django.core.serializers import json as json_serializer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 
+from .database import is_postgresql
 from .models import Trial
 
 EXCLUDED = ["contenttypes", "auth.permission", "sessions", "axes"]
@@ -76,7 +77,7 @@ def write_backup(path):
     """Write the whole registry to `path` from one snapshot; return the rows per model."""
     already_in_transaction = connection.in_atomic_block  # e.g. in tests: that snapshot is used
     with transaction.atomic():
-        if connection.vendor == "postgresql" and not already_in_transaction:
+        if is_postgresql() and not already_in_transaction:
             with connection.cursor() as cursor:  # the first statement: the whole dump sees one snapshot
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         counts = model_counts()
@@ -141,7 +142,7 @@ def restore_backup(path, *, replace=False):
                 label: (expected[label], restored[label]) for label in expected if expected[label] != restored[label]
             }
             raise RestoreError(f"Restored rows differ from the backup's (expected, found): {differences}")
-    if connection.vendor == "postgresql":
+    if is_postgresql():
         # Fresh planner statistics: without them, until autovacuum comes by, PostgreSQL plans the public
         # list's counts over a bulk-loaded table badly (seconds instead of milliseconds).
         with connection.cursor() as cursor:

@@ -1,295 +1,44 @@
-"""The registry: trials, their registry identifiers, mechanism links, publications and sources.
+"""The registry's models: trials, their registry identifiers, mechanism links, publications and sources, the
+lookup tables of multi-valued vocabularies, and the registry updates found on ClinicalTrials.gov.
 
-Vocabularies are TextChoices whose stored values are stable codes (ClinicalTrials.gov's own,
-where it has one) and whose labels are the plain words readers see. The database enforces
-every vocabulary, the order of dates and non-negative enrollment with named constraints.
+The database enforces every vocabulary (trials/vocabularies.py), the order of dates and non-negative enrollment
+with named constraints. Reusable reads are QuerySet methods.
 """
-
-import re
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Case, OuterRef, Q, Subquery, Value, When
+from django.db.models import OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from mechanisms.models import Mechanism
-
-
-def in_choices(field, choices, blank=False):
-    """A Q object for a CheckConstraint: `field` holds one of the vocabulary's codes (or '')."""
-    values = list(choices.values) + ([""] if blank else [])
-    return Q(**{f"{field}__in": values})
-
-
-# --- Vocabularies -------------------------------------------------------------------------
-
-
-class OverallStatus(models.TextChoices):
-    """ClinicalTrials.gov's overall recruitment status (API v2 codes)."""
-
-    NOT_YET_RECRUITING = "NOT_YET_RECRUITING", "Not yet recruiting"
-    RECRUITING = "RECRUITING", "Recruiting"
-    ENROLLING_BY_INVITATION = "ENROLLING_BY_INVITATION", "Enrolling by invitation"
-    ACTIVE_NOT_RECRUITING = "ACTIVE_NOT_RECRUITING", "Active, not recruiting"
-    SUSPENDED = "SUSPENDED", "Suspended"
-    TERMINATED = "TERMINATED", "Terminated"
-    COMPLETED = "COMPLETED", "Completed"
-    WITHDRAWN = "WITHDRAWN", "Withdrawn"
-    UNKNOWN = "UNKNOWN", "Unknown status"
-
-
-# Statuses that claim the trial is still going on: they go stale when not confirmed.
-ACTIVE_STATUSES = frozenset(
-    {
-        OverallStatus.NOT_YET_RECRUITING,
-        OverallStatus.RECRUITING,
-        OverallStatus.ENROLLING_BY_INVITATION,
-        OverallStatus.ACTIVE_NOT_RECRUITING,
-    }
+from trials.constraints import TRIAL_CONSTRAINTS, in_choices
+from trials.status import StatusDisplay
+from trials.vocabularies import (
+    IDENTIFIER_FORMATS,
+    CellOrigin,
+    CellSource,
+    CurationState,
+    DatePrecision,
+    DateType,
+    DiabetesType,
+    DifferentiationStage,
+    Encapsulation,
+    EnrollmentType,
+    Immunosuppression,
+    MechanismRole,
+    OverallStatus,
+    Phase,
+    Registry,
+    Route,
+    SponsorClass,
+    StudyType,
+    identifier_error,
+    normalize_identifier,
 )
-
-STATUS_EXPLANATIONS = {
-    OverallStatus.NOT_YET_RECRUITING: "The trial has not started taking participants yet.",
-    OverallStatus.RECRUITING: "The trial is taking participants now.",
-    OverallStatus.ENROLLING_BY_INVITATION: "Participants are chosen by invitation only; no open enrolment.",
-    OverallStatus.ACTIVE_NOT_RECRUITING: "Participants are being treated or followed; no new ones are taken.",
-    OverallStatus.SUSPENDED: "The trial has stopped for now and may start again.",
-    OverallStatus.TERMINATED: "The trial stopped early and will not start again.",
-    OverallStatus.COMPLETED: "The trial has ended normally; that says nothing about whether the therapy worked.",
-    OverallStatus.WITHDRAWN: "The trial stopped before its first participant was enrolled.",
-    OverallStatus.UNKNOWN: "The trial's status has not been confirmed for a long time; it may have ended.",
-}
-
-
-class Phase(models.TextChoices):
-    """ClinicalTrials.gov's phases; combined phases are single values."""
-
-    EARLY_PHASE1 = "EARLY_PHASE1", "Early phase 1"
-    PHASE1 = "PHASE1", "Phase 1"
-    PHASE1_PHASE2 = "PHASE1_PHASE2", "Phase 1/2"
-    PHASE2 = "PHASE2", "Phase 2"
-    PHASE2_PHASE3 = "PHASE2_PHASE3", "Phase 2/3"
-    PHASE3 = "PHASE3", "Phase 3"
-    PHASE4 = "PHASE4", "Phase 4"
-    NA = "NA", "Not applicable"
-
-
-PHASE_ORDER = {code: position for position, code in enumerate(Phase.values)}
-
-
-class StudyType(models.TextChoices):
-    INTERVENTIONAL = "INTERVENTIONAL", "Interventional"
-    OBSERVATIONAL = "OBSERVATIONAL", "Observational"
-    EXPANDED_ACCESS = "EXPANDED_ACCESS", "Expanded access"
-
-
-class SponsorClass(models.TextChoices):
-    """ClinicalTrials.gov's agency classes of the lead sponsor."""
-
-    INDUSTRY = "INDUSTRY", "Industry"
-    NIH = "NIH", "US National Institutes of Health"
-    FED = "FED", "Other US federal agency"
-    OTHER_GOV = "OTHER_GOV", "Other government"
-    NETWORK = "NETWORK", "Network"
-    INDIV = "INDIV", "Individual"
-    OTHER = "OTHER", "Other (university, hospital, foundation)"
-    UNKNOWN = "UNKNOWN", "Unknown"
-
-
-class DiabetesType(models.TextChoices):
-    TYPE_1 = "T1D", "Type 1 diabetes"
-    TYPE_2 = "T2D", "Type 2 diabetes"
-    LADA = "LADA", "LADA (latent autoimmune diabetes in adults)"
-    OTHER = "OTHER", "Other diabetes"
-
-
-class CellSource(models.TextChoices):
-    EMBRYONIC = "ESC", "Embryonic stem cells"
-    INDUCED_PLURIPOTENT = "IPSC", "Induced pluripotent stem cells"
-    PLURIPOTENT_UNSPECIFIED = "PSC", "Pluripotent stem cells (type not stated)"
-    MSC_UMBILICAL_CORD = "MSC_UC", "Mesenchymal stromal cells: umbilical cord / Wharton's jelly"
-    MSC_BONE_MARROW = "MSC_BM", "Mesenchymal stromal cells: bone marrow"
-    MSC_ADIPOSE = "MSC_AD", "Mesenchymal stromal cells: adipose tissue"
-    MSC_OTHER = "MSC_OTHER", "Mesenchymal stromal cells: other tissue"
-    HAEMATOPOIETIC = "HSC", "Haematopoietic stem cells"
-    CORD_BLOOD = "CORD_BLOOD", "Umbilical cord blood cells"
-    BONE_MARROW_MONONUCLEAR = "BM_MNC", "Bone-marrow mononuclear cells"
-    OTHER = "OTHER", "Other cells"
-
-
-class CellOrigin(models.TextChoices):
-    AUTOLOGOUS = "AUTOLOGOUS", "Autologous (the patient's own cells)"
-    ALLOGENEIC = "ALLOGENEIC", "Allogeneic (donor cells)"
-    BOTH = "BOTH", "Both autologous and allogeneic"
-
-
-class DifferentiationStage(models.TextChoices):
-    UNDIFFERENTIATED = "UNDIFFERENTIATED", "Undifferentiated (stem or stromal cells as they are)"
-    PROGENITOR = "PROGENITOR", "Progenitor (partly differentiated, meant to mature in the body)"
-    DIFFERENTIATED = "DIFFERENTIATED", "Fully differentiated (insulin-producing islet-like cells)"
-
-
-class Encapsulation(models.TextChoices):
-    NONE = "NONE", "None"
-    IMMUNOPROTECTIVE_DEVICE = "IMMUNOPROTECTIVE", "Immunoprotective device (shields cells from the immune system)"
-    OPEN_DEVICE = "OPEN_DEVICE", "Open device (lets blood vessels grow in; not immunoprotective)"
-    OTHER = "OTHER", "Other encapsulation"
-
-
-class Route(models.TextChoices):
-    INTRAVENOUS = "INTRAVENOUS", "Intravenous infusion"
-    INTRAPANCREATIC = "INTRAPANCREATIC", "Direct injection into the pancreas"
-    PANCREATIC_ARTERY = "PANCREATIC_ARTERY", "Pancreatic artery (catheter)"
-    HEPATIC_PORTAL_VEIN = "PORTAL_VEIN", "Hepatic portal vein (into the liver)"
-    IMPLANTED_DEVICE = "DEVICE", "Implanted device (under the skin or in the abdominal wall)"
-    INTRAMUSCULAR = "INTRAMUSCULAR", "Into or beneath a muscle"
-    OMENTUM = "OMENTUM", "Omentum (abdominal fat tissue)"
-    EXTRACORPOREAL = "EXTRACORPOREAL", "Extracorporeal (blood treated outside the body)"
-    OTHER = "OTHER", "Other route"
-
-
-class Immunosuppression(models.TextChoices):
-    NONE = "NONE", "None"
-    SHORT_COURSE = "SHORT_COURSE", "Short course or conditioning"
-    CHRONIC = "CHRONIC", "Chronic (long-term)"
-    UNKNOWN = "UNKNOWN", "Unknown"
-
-
-class DatePrecision(models.TextChoices):
-    DAY = "DAY", "Day"
-    MONTH = "MONTH", "Month"
-    YEAR = "YEAR", "Year"
-
-
-class DateType(models.TextChoices):
-    ACTUAL = "ACTUAL", "Actual"
-    ESTIMATED = "ESTIMATED", "Estimated"
-
-
-class EnrollmentType(models.TextChoices):
-    ACTUAL = "ACTUAL", "Actual"
-    ESTIMATED = "ESTIMATED", "Anticipated"
-
-
-class CurationState(models.TextChoices):
-    DRAFT = "DRAFT", "Draft"
-    REVIEW = "REVIEW", "In review"
-    PUBLISHED = "PUBLISHED", "Published"
-
-
-class MechanismRole(models.TextChoices):
-    PRIMARY = "PRIMARY", "Primary"
-    CONTRIBUTING = "CONTRIBUTING", "Contributing"
-
-
-class Registry(models.TextChoices):
-    CTGOV = "NCT", "ClinicalTrials.gov"
-    EUCT = "EUCT", "EU CT (CTIS)"
-    EUDRACT = "EUDRACT", "EudraCT"
-    ISRCTN = "ISRCTN", "ISRCTN"
-    CHICTR = "CHICTR", "ChiCTR (China)"
-    JRCT = "JRCT", "jRCT (Japan)"
-    CTRI = "CTRI", "CTRI (India)"
-    ANZCTR = "ANZCTR", "ANZCTR (Australia and New Zealand)"
-    IRCT = "IRCT", "IRCT (Iran)"
-    DRKS = "DRKS", "DRKS (Germany)"
-    OTHER = "OTHER", "Other registry or sponsor number"
-
-
-# --- Registry identifier formats ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IdentifierFormat:
-    pattern: str  # a full-match regular expression, case-insensitive
-    description: str  # the format in words, for validation messages
-    example: str
-    url: str = ""  # the public record, with {id}
-
-    def matches(self, value):
-        return re.fullmatch(self.pattern, value, flags=re.IGNORECASE) is not None
-
-
-WHO_ICTRP = "https://trialsearch.who.int/Trial2.aspx?TrialID={id}"
-
-IDENTIFIER_FORMATS = {
-    Registry.CTGOV: IdentifierFormat(
-        r"NCT\d{8}", "NCT followed by 8 digits", "NCT04786262", "https://clinicaltrials.gov/study/{id}"
-    ),
-    Registry.EUCT: IdentifierFormat(
-        r"\d{4}-5\d{5}-\d{2}-\d{2}",
-        "year, a 6-digit number starting with 5, and two 2-digit parts",
-        "2023-503456-12-00",
-        "https://euclinicaltrials.eu/search-for-clinical-trials/?lang=en&EUCT={id}",
-    ),
-    Registry.EUDRACT: IdentifierFormat(
-        r"\d{4}-\d{6}-\d{2}",
-        "year, a 6-digit number and a 2-digit check number",
-        "2017-002766-50",
-        "https://www.clinicaltrialsregister.eu/ctr-search/search?query={id}",
-    ),
-    Registry.ISRCTN: IdentifierFormat(
-        r"ISRCTN\d{8}", "ISRCTN followed by 8 digits", "ISRCTN12345678", "https://www.isrctn.com/{id}"
-    ),
-    Registry.CHICTR: IdentifierFormat(
-        r"ChiCTR(\d{10}|-[A-Z]{2,5}-\d{8})",
-        "ChiCTR followed by 10 digits, or the older ChiCTR-XXX-8 digits",
-        "ChiCTR2300072200",
-        WHO_ICTRP,
-    ),
-    Registry.JRCT: IdentifierFormat(
-        r"jRCT([a-z]\d{9}|\d{10})", "jRCT and 10 digits, or a letter and 9 digits", "jRCT2033200000", WHO_ICTRP
-    ),
-    Registry.CTRI: IdentifierFormat(
-        r"CTRI/\d{4}/\d{2,3}/\d{6}", "CTRI/year/month/6 digits", "CTRI/2020/05/025215", WHO_ICTRP
-    ),
-    Registry.ANZCTR: IdentifierFormat(
-        r"ACTRN\d{14}",
-        "ACTRN followed by 14 digits",
-        "ACTRN12619000123456",
-        "https://www.anzctr.org.au/{id}.aspx",
-    ),
-    Registry.IRCT: IdentifierFormat(
-        r"IRCT\d{8,14}N\d{1,3}", "IRCT, 8 to 14 digits, N and a number", "IRCT2016070428786N1", WHO_ICTRP
-    ),
-    Registry.DRKS: IdentifierFormat(
-        r"DRKS\d{8}", "DRKS followed by 8 digits", "DRKS00012345", "https://drks.de/search/en/trial/{id}"
-    ),
-    Registry.OTHER: IdentifierFormat(r"\S(.*\S)?", "any text without leading or trailing spaces", "VX20-880-101"),
-}
-
-# Registries whose identifiers mix cases: (prefix as written, how the rest is written).
-MIXED_CASE = {Registry.CHICTR: ("ChiCTR", str.upper), Registry.JRCT: ("jRCT", str.lower)}
-
-
-def normalize_identifier(registry, value):
-    """The canonical spelling of an identifier: trimmed, in the registry's own case."""
-    value = (value or "").strip()
-    if registry in MIXED_CASE:
-        prefix, rest = MIXED_CASE[registry]
-        if value.lower().startswith(prefix.lower()):
-            return prefix + rest(value[len(prefix) :])
-        return value
-    if registry == Registry.OTHER:
-        return value
-    return value.upper()
-
-
-def identifier_error(registry, value):
-    """The message for an identifier that does not fit its registry's format, or None when it fits."""
-    fmt = IDENTIFIER_FORMATS.get(registry)
-    if fmt is None:
-        return f"Unknown registry {registry!r}."
-    if fmt.matches(value):
-        return None
-    label = Registry(registry).label
-    return f"A {label} identifier is {fmt.description}, e.g. {fmt.example}; got {value!r}."
-
 
 # --- Lookup tables for multi-valued vocabularies -----------------------------------------------
 
@@ -368,19 +117,6 @@ class TrialQuerySet(models.QuerySet):
         primary = RegistryIdentifier.objects.filter(is_primary=True, value=key).values("trial_id")[:1]
         by_slug = Trial.objects.filter(slug=key).values("pk")[:1]
         return self.filter(Q(pk=Subquery(primary)) | Q(pk=Subquery(by_slug)))
-
-
-def date_order(earlier, later):
-    return (
-        Q(**{f"{earlier}__isnull": True}) | Q(**{f"{later}__isnull": True}) | Q(**{f"{earlier}__lte": models.F(later)})
-    )
-
-
-def date_precision_given(field):
-    """A date carries a precision exactly when it is set; its type (actual/estimated) may be unknown."""
-    return Q(**{f"{field}__isnull": True}, **{f"{field}_precision": ""}, **{f"{field}_type": ""}) | Q(
-        **{f"{field}__isnull": False}
-    ) & ~Q(**{f"{field}_precision": ""})
 
 
 class Trial(models.Model):
@@ -530,69 +266,11 @@ class Trial(models.Model):
 
     class Meta:
         ordering = ["brief_title"]
-        constraints = [
-            models.CheckConstraint(condition=in_choices("phase", Phase, blank=True), name="trial_phase_valid"),
-            models.CheckConstraint(
-                condition=in_choices("overall_status", OverallStatus, blank=True), name="trial_status_valid"
-            ),
-            models.CheckConstraint(
-                condition=in_choices("study_type", StudyType, blank=True), name="trial_study_type_valid"
-            ),
-            models.CheckConstraint(
-                condition=in_choices("sponsor_class", SponsorClass, blank=True), name="trial_sponsor_class_valid"
-            ),
-            models.CheckConstraint(
-                condition=in_choices("cell_source", CellSource, blank=True), name="trial_cell_source_valid"
-            ),
-            models.CheckConstraint(
-                condition=in_choices("cell_origin", CellOrigin, blank=True), name="trial_cell_origin_valid"
-            ),
-            models.CheckConstraint(
-                condition=in_choices("differentiation", DifferentiationStage, blank=True),
-                name="trial_differentiation_valid",
-            ),
-            models.CheckConstraint(
-                condition=in_choices("encapsulation", Encapsulation, blank=True), name="trial_encapsulation_valid"
-            ),
-            models.CheckConstraint(
-                condition=in_choices("immunosuppression", Immunosuppression), name="trial_immunosuppression_valid"
-            ),
-            models.CheckConstraint(
-                condition=in_choices("enrollment_type", EnrollmentType, blank=True), name="trial_enrollment_type_valid"
-            ),
-            models.CheckConstraint(
-                condition=in_choices("curation_state", CurationState), name="trial_curation_state_valid"
-            ),
-            models.CheckConstraint(condition=Q(enrollment__gte=0), name="trial_enrollment_not_negative"),
-            models.CheckConstraint(
-                condition=date_order("start_date", "primary_completion_date"),
-                name="trial_start_before_primary_completion",
-            ),
-            models.CheckConstraint(
-                condition=date_order("start_date", "completion_date"), name="trial_start_before_completion"
-            ),
-            models.CheckConstraint(
-                condition=date_order("primary_completion_date", "completion_date"),
-                name="trial_primary_completion_before_completion",
-            ),
-            *[
-                models.CheckConstraint(condition=date_precision_given(field), name=f"trial_{field}_precision_given")
-                for field in ("start_date", "primary_completion_date", "completion_date")
-            ],
-            *[
-                models.CheckConstraint(
-                    condition=in_choices(f"{field}_precision", DatePrecision, blank=True)
-                    & in_choices(f"{field}_type", DateType, blank=True),
-                    name=f"trial_{field}_precision_valid",
-                )
-                for field in ("start_date", "primary_completion_date", "completion_date")
-            ],
-            models.CheckConstraint(condition=~Q(brief_title=""), name="trial_brief_title_not_empty"),
-        ]
+        constraints = TRIAL_CONSTRAINTS
         indexes = [
             models.Index(fields=["curation_state", "last_reviewed_on"], name="trial_state_reviewed_idx"),
             models.Index(fields=["curation_state", "start_date"], name="trial_state_start_idx"),
-            # The cache key of the public lists' counts reads max(updated_at): see trials.filters.data_version.
+            # The cache key of the public lists' counts reads max(updated_at): see trials.facets.data_version.
             models.Index(fields=["updated_at"], name="trial_updated_idx"),
         ]
         # Publishing is a separate right from editing: curators edit, editors publish (see setup_roles).
@@ -622,90 +300,6 @@ class Trial(models.Model):
     @property
     def has_results(self):
         return bool(self.key_results.strip())
-
-
-# --- Staleness: one rule for admin, pages and export -------------------------------------------
-
-STATUS_STALE_AFTER_YEARS = 2  # an "active" status not confirmed for longer is shown as unknown
-REVIEW_STALE_AFTER_YEARS = 1  # a record not reviewed for longer is flagged for curators
-
-
-def years_before(day, years):
-    """The same calendar day `years` earlier (28 February for a 29 February)."""
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:
-        return day.replace(year=day.year - years, day=28)
-
-
-@dataclass(frozen=True)
-class StatusDisplay:
-    """What readers are told about a trial's status. Built by `for_trial`, the one place the rule lives.
-
-    - no stored status: "Status not recorded";
-    - a status that claims activity (not yet recruiting, recruiting, enrolling by invitation, active not
-      recruiting) whose confirmation is over 2 years old, or missing: "Unknown status (last confirmed on …)",
-      the stored status kept;
-    - otherwise the stored status in plain words.
-    `record_stale` says the whole record was not reviewed for over 12 months (or never).
-    """
-
-    code: str  # the status code shown: the stored one, UNKNOWN when the rule applies, "" when not recorded
-    label: str
-    explanation: str
-    confirmed_on: object  # date or None
-    status_stale: bool
-    record_stale: bool
-
-    @property
-    def may_be_out_of_date(self):
-        return self.status_stale or self.record_stale
-
-    @classmethod
-    def for_trial(cls, trial, today=None):
-        today = today or timezone.localdate()
-        confirmed = trial.status_confirmed_on
-        record_stale = trial.last_reviewed_on is None or trial.last_reviewed_on < years_before(
-            today, REVIEW_STALE_AFTER_YEARS
-        )
-        status = trial.overall_status
-        if not status:
-            return cls("", "Status not recorded", "No source gave this trial's status.", confirmed, False, record_stale)
-        if status in ACTIVE_STATUSES and (
-            confirmed is None or confirmed < years_before(today, STATUS_STALE_AFTER_YEARS)
-        ):
-            when = f"last confirmed on {confirmed:%-d %B %Y}" if confirmed else "never confirmed"
-            return cls(
-                OverallStatus.UNKNOWN,
-                f"Unknown status ({when})",
-                f"The last status given was “{OverallStatus(status).label}”, but it has not been confirmed "
-                f"for over {STATUS_STALE_AFTER_YEARS} years; the trial may have ended.",
-                confirmed,
-                True,
-                record_stale,
-            )
-        return cls(status, OverallStatus(status).label, STATUS_EXPLANATIONS[status], confirmed, False, record_stale)
-
-
-def status_stale_q(today=None):
-    """SQL form of the staleness rule: trials whose active status is shown as unknown (see StatusDisplay)."""
-    today = today or timezone.localdate()
-    cutoff = years_before(today, STATUS_STALE_AFTER_YEARS)
-    return Q(overall_status__in=ACTIVE_STATUSES) & (
-        Q(status_confirmed_on__isnull=True) | Q(status_confirmed_on__lt=cutoff)
-    )
-
-
-def record_stale_q(today=None):
-    """SQL form of the review rule: records not reviewed for over 12 months, or never."""
-    today = today or timezone.localdate()
-    cutoff = years_before(today, REVIEW_STALE_AFTER_YEARS)
-    return Q(last_reviewed_on__isnull=True) | Q(last_reviewed_on__lt=cutoff)
-
-
-def phase_rank():
-    """An expression ordering trials by phase (earliest first, unknown last), for sorting in SQL."""
-    return Case(*[When(phase=code, then=Value(rank)) for code, rank in PHASE_ORDER.items()], default=Value(99))
 
 
 class RegistryIdentifier(models.Model):
@@ -831,7 +425,7 @@ class Source(models.Model):
 
 # --- ClinicalTrials.gov import ----------------------------------------------------------------
 # What an import or the daily check found different on ClinicalTrials.gov for a curated trial
-# (see trials/ctgov.py and the ClinicalTrials.gov section of trials/actions.py). Curators accept
+# (see trials/ctgov/ and trials/actions/registry_updates.py). Curators accept
 # it field by field or dismiss it; the trial's history says who changed what.
 
 

@@ -1,21 +1,15 @@
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.db.models import Exists, OuterRef, Prefetch
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
 from mechanisms.models import Mechanism, PathwayStep
-
-from .filters import (
-    PAGE_SIZE_MAX,
-    PAGE_SIZE_MIN,
-    SORT_CHOICES,
-    cached_counts,
-    count_by_status,
-    filtered_trials,
-    list_counts,
-)
-from .models import STATUS_EXPLANATIONS, OverallStatus, RegistryIdentifier, Trial, TrialMechanism
+from trials.facets import cached_counts, count_by, count_by_status, list_counts
+from trials.filters import PAGE_SIZE_MAX, PAGE_SIZE_MIN, SORT_CHOICES, filtered_trials
+from trials.models import RegistryIdentifier, Trial, TrialMechanism
+from trials.status import STATUS_EXPLANATIONS
+from trials.vocabularies import OverallStatus, Phase
 
 RECENT_TRIALS = 6
 PAGE_SIZES = [10, 25, 50, 100]
@@ -36,7 +30,7 @@ def home_counts():
     published = Trial.objects.published()
     mechanisms = (
         Mechanism.objects.only("slug", "name", "summary", "position")  # not the long texts, once per link
-        .annotate(trial_count=Count("trial_links", filter=Q(trial_links__trial__in=published)))
+        .with_trial_count(published)
         .order_by("position")  # Meta.ordering does not apply to aggregate queries
     )
     return {
@@ -144,6 +138,57 @@ def trial_detail(request, key):
     )
 
 
+# --- Mechanisms: each with the trials that test it (the pages live here, as trials depend on mechanisms) ---
+
+TRIALS_SHOWN = 20  # on a mechanism's page; the rest are one link away, in the filtered list
+
+
+@require_GET
+def mechanism_list(request):
+    published = Trial.objects.published()
+    mechanisms = Mechanism.objects.with_trial_count(published).order_by("position", "name")
+    return render(
+        request,
+        "mechanisms/mechanism_list.html",
+        {"mechanisms": mechanisms, "steps": PathwayStep.objects.all(), "trial_count": published.count()},
+    )
+
+
+@require_GET
+def mechanism_detail(request, slug):
+    mechanism = get_object_or_404(Mechanism, slug=slug)
+    links = TrialMechanism.objects.filter(mechanism=mechanism)
+    trials = Trial.objects.published().filter(Exists(links.filter(trial=OuterRef("pk"))))
+    shown = (
+        trials.with_primary_identifier()
+        .prefetch_related(
+            Prefetch("mechanism_links", queryset=links, to_attr="links_here"),
+            "diabetes_types",
+            "routes",
+            "countries",
+        )
+        .order_by("-last_reviewed_on", "pk")[:TRIALS_SHOWN]
+    )
+
+    def counts():
+        by_phase = count_by(trials, "phase", [*Phase.choices, ("", "Phase not recorded")])
+        return [row for row in by_phase if row[2]], [row for row in count_by_status(trials) if row[2]]
+
+    by_phase, by_status = cached_counts("mechanism", slug, counts)  # until the registry changes, as the list's
+    return render(
+        request,
+        "mechanisms/mechanism_detail.html",
+        {
+            "mechanism": mechanism,
+            "trials": shown,
+            "trial_count": sum(row[2] for row in by_status),
+            "by_phase": by_phase,
+            "by_status": by_status,
+            "steps": PathwayStep.objects.all(),
+        },
+    )
+
+
 # --- CSV export (trials/exports.py) -----------------------------------------------------------
 
 
@@ -154,7 +199,7 @@ def trial_export(request):
     from django.http import StreamingHttpResponse
     from django.utils import timezone
 
-    from .exports import csv_lines, export_filename, export_rows, in_chunks
+    from trials.exports import csv_lines, export_filename, export_rows, in_chunks
 
     today = timezone.localdate()
     filterset, trials = filtered_trials(request.GET, today=today)

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from trials.actions import check_ctgov_updates
-from trials.ctgov import CtgovClient
+from trials.ctgov.client import CtgovClient
 
 
 class Command(BaseCommand):

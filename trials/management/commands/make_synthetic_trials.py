@@ -20,7 +20,8 @@ from django.db.models import Q
 
 from mechanisms.models import Mechanism
 from trials.actions import read_records, trial_fields
-from trials.models import CurationState, Registry, RegistryIdentifier, Trial, TrialMechanism
+from trials.models import RegistryIdentifier, Trial, TrialMechanism
+from trials.vocabularies import PRECISE_DATES, CurationState, Registry
 
 TITLE_PREFIX = "[SYNTHETIC] "
 SLUG_PREFIX = "synthetic-"
@@ -39,15 +40,11 @@ GROUPS = {
         "enrollment_type",
         "sponsor_class",
         "follow_up_months",
-        *(
-            f"{name}{suffix}"
-            for name in ("start_date", "primary_completion_date", "completion_date")
-            for suffix in ("", "_precision", "_type")
-        ),
+        *(f"{name}{suffix}" for name in PRECISE_DATES for suffix in ("", "_precision", "_type")),
     ],
     "cells": ["cell_source", "cell_origin", "differentiation", "encapsulation", "gene_edited", "immunosuppression"],
 }
-DATES = ["start_date", "primary_completion_date", "completion_date", "status_confirmed_on", "last_reviewed_on"]
+DATES = [*PRECISE_DATES, "status_confirmed_on", "last_reviewed_on"]
 TEXTS = [
     "official_title",
     "summary",

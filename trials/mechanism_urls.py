@@ -1,3 +1,5 @@
+"""The mechanisms' pages, at /mechanisms/ (namespace `mechanisms`): their views show trials, so they live here."""
+
 from django.urls import path
 
 from . import views

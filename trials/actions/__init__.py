@@ -1,0 +1,82 @@
+"""Writes that touch several models or must be atomic. Views, commands and tests go through here (see
+docs/adr/0001-actions-layer.md). One module per job; every public name is re-exported here, so callers write
+`actions.publish(...)` whatever module holds it.
+
+- `records`: a record of the registry's data format as a trial and everything it links to; the initial data;
+- `workflow`: draft → in review → published, and who may make each move; review dates;
+- `roles`: the Curator and Editor groups and their permissions;
+- `registry_updates`: ClinicalTrials.gov imports, the daily check, and resolving what they found.
+"""
+
+from .records import (
+    DATE_FIELDS,
+    INITIAL_DATA,
+    SCALAR_FIELDS,
+    LoadSummary,
+    RecordError,
+    create_trial,
+    load_trials,
+    read_records,
+    trial_fields,
+)
+from .registry_updates import (
+    CtgovCheckSummary,
+    CtgovImportSummary,
+    check_ctgov_updates,
+    ctgov_identifier,
+    dismiss_registry_update,
+    fetch_ctgov_studies,
+    import_ctgov_files,
+    import_ctgov_studies,
+    record_registry_update,
+    resolve_registry_update,
+)
+from .roles import CURATOR_PERMISSIONS, EDITOR_PERMISSIONS, ROLES, setup_roles
+from .workflow import (
+    PUBLISH_PERMISSION,
+    TRANSITIONS,
+    WorkflowError,
+    mark_reviewed,
+    publication_problems,
+    publish,
+    send_to_review,
+    transition,
+    transition_problem,
+    unpublish,
+)
+
+__all__ = [
+    "INITIAL_DATA",
+    "SCALAR_FIELDS",
+    "DATE_FIELDS",
+    "RecordError",
+    "LoadSummary",
+    "trial_fields",
+    "create_trial",
+    "read_records",
+    "load_trials",
+    "PUBLISH_PERMISSION",
+    "TRANSITIONS",
+    "WorkflowError",
+    "publication_problems",
+    "transition",
+    "transition_problem",
+    "send_to_review",
+    "publish",
+    "unpublish",
+    "mark_reviewed",
+    "CURATOR_PERMISSIONS",
+    "EDITOR_PERMISSIONS",
+    "ROLES",
+    "setup_roles",
+    "CtgovImportSummary",
+    "record_registry_update",
+    "ctgov_identifier",
+    "import_ctgov_studies",
+    "import_ctgov_files",
+    "fetch_ctgov_studies",
+    "CtgovCheckSummary",
+    "check_ctgov_updates",
+    "resolve_registry_update",
+    "dismiss_registry_update",
+]

@@ -1,0 +1,253 @@
+"""ClinicalTrials.gov import and the daily check: drafts for new NCT numbers, registry updates for the others."""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from trials.actions.records import RecordError, _messages, _parse_date, create_trial
+from trials.ctgov import CtgovError
+from trials.ctgov.client import FetchError
+from trials.ctgov.compare import apply_registry_values, field_label, registry_changes
+from trials.ctgov.mapping import country_lookup, study_to_record
+from trials.ctgov.reading import normalize_nct_id, read_studies, study_nct_id
+from trials.models import Country, RegistryIdentifier, RegistryUpdate, RegistryUpdateStatus, Trial
+from trials.vocabularies import Registry
+
+# A study record of ClinicalTrials.gov (API v2 JSON, from a file or fetched) becomes a draft trial
+# through `create_trial`, when its NCT number is new. For a trial already in the registry nothing
+# is overwritten: the differences are recorded as a RegistryUpdate, which a curator accepts field
+# by field or dismisses. One transaction per record: a bad record is reported and the others go on.
+
+
+@dataclass
+class CtgovImportSummary:
+    created: list = field(default_factory=list)  # trials created as drafts
+    updates: list = field(default_factory=list)  # RegistryUpdates recorded
+    unchanged: list = field(default_factory=list)  # NCT numbers with nothing new
+    errors: list = field(default_factory=list)  # messages, each naming its record
+
+    def __str__(self):
+        return (
+            f"{len(self.created)} draft(s) created, {len(self.updates)} registry update(s) recorded, "
+            f"{len(self.unchanged)} unchanged, {len(self.errors)} failed"
+        )
+
+
+def _dismissed_values(trial):
+    """{(field, registry value as JSON)} that curators already declined for this trial."""
+    declined = set()
+    resolved = trial.registry_updates.filter(status__in=[RegistryUpdateStatus.ACCEPTED, RegistryUpdateStatus.DISMISSED])
+    for update in resolved.only("changes", "accepted_fields"):
+        for name, change in update.changes.items():
+            if name not in update.accepted_fields:
+                declined.add((name, json.dumps(change["new"], sort_keys=True)))
+    return declined
+
+
+def record_registry_update(*, trial, record, source, now=None):
+    """Record what the registry's `record` says differently from `trial`; never changes the trial.
+
+    Returns the new RegistryUpdate, or None when there is nothing new: no difference, only values a
+    curator already dismissed, or the same differences as the pending update. A pending update that a
+    newer record replaces (or that the trial now matches) is marked superseded. Call inside a transaction.
+    """
+    now = now or timezone.now()
+    declined = _dismissed_values(trial)
+    changes = {
+        name: change
+        for name, change in registry_changes(trial, record).items()
+        if (name, json.dumps(change["new"], sort_keys=True)) not in declined
+    }
+    pending = trial.registry_updates.pending().select_for_update().first()
+    if pending and pending.changes == changes:
+        return None
+    if pending:
+        pending.status = RegistryUpdateStatus.SUPERSEDED
+        pending.resolved_at = now
+        pending.save(update_fields=["status", "resolved_at"])
+    if not changes:
+        return None
+    updated = (record.get("sources") or [{}])[0].get("date")
+    return RegistryUpdate.objects.create(
+        trial=trial,
+        identifier=ctgov_identifier(record),
+        changes=changes,
+        source=source[:200],
+        registry_last_updated=_parse_date(updated),
+        created_at=now,
+    )
+
+
+def ctgov_identifier(record):
+    return next(i["value"] for i in record["identifiers"] if i["registry"] == Registry.CTGOV)
+
+
+def _import_study(study, *, source, countries, today, summary):
+    """Create the draft or record the update for one study (inside the caller's transaction)."""
+    record = study_to_record(study, countries=countries, today=today)
+    nct_id = ctgov_identifier(record)
+    existing = RegistryIdentifier.objects.filter(value=nct_id).select_related("trial").first()
+    if existing:
+        update = record_registry_update(trial=existing.trial, record=record, source=source)
+        (summary.updates if update else summary.unchanged).append(update or nct_id)
+        return
+    # A secondary identifier that another trial already holds: the same trial under another registry?
+    taken = dict(
+        RegistryIdentifier.objects.filter(value__in=[i["value"] for i in record["identifiers"]]).values_list(
+            "value", "trial__slug"
+        )
+    )
+    if taken:
+        record["identifiers"] = [i for i in record["identifiers"] if i["value"] not in taken]
+        record["curator_notes"] += "\n" + "".join(
+            f"\nIdentifier {value} is already on trial {slug!r}: not added here. Is it the same trial?"
+            for value, slug in taken.items()
+        )
+    trial = create_trial(record, change_reason=f"Imported from ClinicalTrials.gov ({source})")
+    summary.created.append(trial)
+
+
+def import_ctgov_studies(items, *, source, dry_run=False, today=None):
+    """Import studies: [(label, study dict or CtgovError)], e.g. from `read_studies`.
+
+    Each study in its own transaction: a draft for a new NCT number, a RegistryUpdate for a known one,
+    nothing written for a bad one (its error, naming it, is in the summary). `dry_run` rolls each back.
+    """
+    summary = CtgovImportSummary()
+    countries = country_lookup()
+    for label, study in items:
+        if isinstance(study, Exception):
+            summary.errors.append(str(study))
+            continue
+        nct_id = study_nct_id(study)
+        name = label if not nct_id or nct_id in label else f"{label} ({nct_id})"
+        try:
+            with transaction.atomic():
+                _import_study(study, source=source or label, countries=countries, today=today, summary=summary)
+                if dry_run:
+                    transaction.set_rollback(True)
+        except (CtgovError, RecordError) as error:
+            summary.errors.append(f"{name}: {error}")
+        except IntegrityError as error:
+            summary.errors.append(f"{name}: the database refused the record ({error}).")
+    return summary
+
+
+def import_ctgov_files(paths, *, dry_run=False, today=None):
+    """Import every study of the JSON files at `paths` (see `import_ctgov_studies`)."""
+    items = []
+    for path in map(Path, paths):
+        try:
+            items += read_studies(path.read_bytes(), path.name)
+        except OSError as error:
+            items.append((path.name, CtgovError(f"{path}: cannot read the file ({error.strerror}).")))
+        except CtgovError as error:
+            items.append((path.name, error))
+    return import_ctgov_studies(items, source="file", dry_run=dry_run, today=today)
+
+
+def fetch_ctgov_studies(nct_ids, *, client):
+    """Fetch studies for import: [(NCT number, study or CtgovError)]. Stops at the first server that
+    cannot be reached (every other fetch would fail the same way): the rest get that same error."""
+    items = []
+    unreachable = None
+    for value in nct_ids:
+        try:
+            if unreachable:
+                raise CtgovError(f"{value}: not fetched, ClinicalTrials.gov cannot be reached (see above).")
+            nct_id = normalize_nct_id(value)
+            items.append((nct_id, client.fetch_study(nct_id)))
+        except FetchError as error:
+            if error.kind == "unreachable":
+                unreachable = error
+            items.append((value, error))
+        except CtgovError as error:
+            items.append((value, error))
+    return items
+
+
+@dataclass
+class CtgovCheckSummary:
+    checked: int = 0
+    updates: list = field(default_factory=list)
+    unchanged: list = field(default_factory=list)
+    errors: list = field(default_factory=list)
+
+    def __str__(self):
+        return (
+            f"{self.checked} published trial(s) with an NCT number checked against ClinicalTrials.gov: "
+            f"{len(self.updates)} new registry update(s), {len(self.unchanged)} unchanged, {len(self.errors)} failed"
+        )
+
+
+def check_ctgov_updates(*, client, dry_run=False, today=None):
+    """For every published trial with an NCT number: fetch its record, compare, record a RegistryUpdate.
+
+    Never changes a trial. One transaction per trial; a failed fetch is reported and the others go on
+    (all stop when ClinicalTrials.gov cannot be reached at all).
+    """
+    summary = CtgovCheckSummary()
+    identifiers = (
+        RegistryIdentifier.objects.filter(registry=Registry.CTGOV, trial__in=Trial.objects.published())
+        .order_by("value")
+        .values_list("value", flat=True)
+    )
+    nct_ids = list(identifiers)
+    summary.checked = len(nct_ids)
+    result = import_ctgov_studies(
+        fetch_ctgov_studies(nct_ids, client=client), source="ClinicalTrials.gov API", dry_run=dry_run, today=today
+    )
+    if result.created:  # cannot happen (every NCT number was in the registry); never leave one behind
+        raise RuntimeError("check_ctgov_updates created a trial")
+    summary.updates, summary.unchanged, summary.errors = result.updates, result.unchanged, result.errors
+    return summary
+
+
+def resolve_registry_update(*, update, accept=(), user, now=None):
+    """Accept the fields `accept` of a pending registry update onto its trial, dismiss the others.
+
+    With no field accepted the update is dismissed. The trial is saved once, its history naming `user`
+    and the fields; the update records who resolved it and when. Raises PermissionDenied, or RecordError
+    (nothing saved) when the update is no longer pending or the trial would become invalid.
+    """
+    if not user.has_perm("trials.change_trial"):
+        raise PermissionDenied
+    now = now or timezone.now()
+    with transaction.atomic():
+        update = RegistryUpdate.objects.select_for_update().get(pk=update.pk)
+        if update.status != RegistryUpdateStatus.PENDING:
+            raise RecordError(f"This registry update is already {update.get_status_display().lower()}.")
+        accept = [name for name in update.field_names if name in set(accept)]
+        if accept:
+            trial = Trial.objects.select_for_update().get(pk=update.trial_id)
+            countries = apply_registry_values(trial, {name: update.changes[name]["new"] for name in accept})
+            label = f"trial {trial.slug!r}"
+            try:
+                trial.full_clean()
+            except ValidationError as error:
+                raise RecordError(f"{label}: {'; '.join(_messages(error))}") from None
+            if countries is not None:
+                terms = list(Country.objects.filter(code__in=countries))
+                if len(terms) != len(set(countries)):
+                    raise RecordError(f"{label}: unknown country codes in {countries}.")
+                trial.skip_history_when_saving = True  # one history entry: the save below records them
+                trial.countries.set(terms)
+                del trial.skip_history_when_saving
+            trial._history_user = user
+            names = ", ".join(field_label(name) for name in accept)
+            trial._change_reason = f"Accepted from ClinicalTrials.gov ({update.identifier}): {names}"
+            trial.save()
+        update.status = RegistryUpdateStatus.ACCEPTED if accept else RegistryUpdateStatus.DISMISSED
+        update.accepted_fields = accept
+        update.resolved_by = user
+        update.resolved_at = now
+        update.save(update_fields=["status", "accepted_fields", "resolved_by", "resolved_at"])
+    return update
+
+
+def dismiss_registry_update(*, update, user, now=None):
+    return resolve_registry_update(update=update, accept=(), user=user, now=now)

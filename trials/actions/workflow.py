@@ -1,0 +1,113 @@
+"""The curation workflow: draft → in review → published, and back. Every change of a trial's curation state
+goes through `transition` (the admin's actions and its change form alike); the permission is checked here,
+on the server, whatever the page showed (`transition_problem`, which the admin's form calls too).
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from trials.models import Trial
+from trials.vocabularies import CurationState
+
+PUBLISH_PERMISSION = "trials.publish_trial"
+
+# (from, to): the permission the move needs.
+TRANSITIONS = {
+    (CurationState.DRAFT, CurationState.REVIEW): "trials.change_trial",
+    (CurationState.REVIEW, CurationState.DRAFT): "trials.change_trial",
+    (CurationState.REVIEW, CurationState.PUBLISHED): PUBLISH_PERMISSION,
+    (CurationState.PUBLISHED, CurationState.REVIEW): PUBLISH_PERMISSION,
+    (CurationState.PUBLISHED, CurationState.DRAFT): PUBLISH_PERMISSION,
+}
+
+
+class WorkflowError(Exception):
+    """A move of the workflow that is not allowed; `problems` lists each reason in plain words."""
+
+    def __init__(self, trial, problems):
+        self.trial = trial
+        self.problems = list(problems)
+        super().__init__(f"{trial}: {' '.join(self.problems)}")
+
+
+def publication_problems(trial):
+    """What a trial lacks before it may be published, in plain words ([] when nothing). Queries twice."""
+    problems = []
+    if not trial.mechanism_links.exclude(rationale="").exists():
+        problems.append("Add at least one mechanism link with a rationale.")
+    if not trial.sources.exists():
+        problems.append("Add at least one source.")
+    if trial.last_reviewed_on is None:
+        problems.append("Give the date the record was last reviewed (or use “Mark reviewed today”).")
+    return problems
+
+
+def transition_problem(*, current, to, user):
+    """Why `user` may not move a trial from the curation state `current` to `to`, in plain words; None when they
+    may (or when nothing moves). The one check of the workflow's rights: `transition` and the admin's form call it.
+    `user` None (a form built without a request) checks only that the move exists."""
+    if not current or not to or current == to:
+        return None
+    current, to = CurationState(current), CurationState(to)
+    permission = TRANSITIONS.get((current, to))
+    if permission is None:
+        return f"A trial cannot go from “{current.label}” to “{to.label}”; send it to review first."
+    if user is not None and not user.has_perm(permission):
+        if permission == PUBLISH_PERMISSION:
+            return "Only editors can publish or unpublish a trial. Send it to review and ask an editor."
+        return "You may not change trials: ask an editor."
+    return None
+
+
+def transition(*, trial, to, user, reason=""):
+    """Move `trial` to the curation state `to`, as `user`, recording who and why in its history.
+
+    Raises WorkflowError (nothing saved) when the move does not exist, the user may not make it, or,
+    for publishing, the trial lacks what a published record needs.
+    """
+    to = CurationState(to)
+    with transaction.atomic():
+        trial = Trial.objects.select_for_update().get(pk=trial.pk)
+        current = CurationState(trial.curation_state)
+        if current == to:
+            return trial
+        if problem := transition_problem(current=current, to=to, user=user):
+            raise WorkflowError(trial, [problem])
+        if to == CurationState.PUBLISHED and (problems := publication_problems(trial)):
+            raise WorkflowError(trial, problems)
+        trial.curation_state = to
+        trial._history_user = user
+        trial._change_reason = reason or f"{current.label} → {to.label}"
+        trial.save(update_fields=["curation_state", "updated_at"])
+    return trial
+
+
+def send_to_review(*, trial, user):
+    return transition(trial=trial, to=CurationState.REVIEW, user=user, reason="Sent to review")
+
+
+def publish(*, trial, user):
+    return transition(trial=trial, to=CurationState.PUBLISHED, user=user, reason="Published")
+
+
+def unpublish(*, trial, user):
+    return transition(trial=trial, to=CurationState.DRAFT, user=user, reason="Unpublished")
+
+
+def mark_reviewed(*, trials, user, today=None):
+    """Set the review date of each trial to today (one history entry each). Returns how many changed."""
+    today = today or timezone.localdate()
+    if not user.has_perm("trials.change_trial"):
+        raise PermissionDenied
+    changed = 0
+    with transaction.atomic():
+        for trial in Trial.objects.select_for_update().filter(pk__in=[t.pk for t in trials]):
+            if trial.last_reviewed_on == today:
+                continue
+            trial.last_reviewed_on = today
+            trial._history_user = user
+            trial._change_reason = "Marked reviewed"
+            trial.save(update_fields=["last_reviewed_on", "updated_at"])
+            changed += 1
+    return changed

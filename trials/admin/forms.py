@@ -1,0 +1,252 @@
+"""The admin's forms: registry identifiers (format and duplicates), mechanism links, the trial's form with its
+workflow and date checks, and the ClinicalTrials.gov import form.
+"""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.html import format_html
+
+from trials import actions
+from trials.ctgov import CtgovError
+from trials.ctgov.reading import normalize_nct_id
+from trials.models import RegistryIdentifier, Trial
+from trials.vocabularies import PRECISE_DATES, CurationState, normalize_identifier
+
+# --- Validation shared by the inline and the identifier's own page --------------------------------
+
+
+def duplicate_identifier_error(value, exclude_pk=None):
+    """The message for an identifier already in the registry (with a link to its trial), or None. One query."""
+    other = (
+        RegistryIdentifier.objects.filter(value__iexact=value)
+        .exclude(pk=exclude_pk)
+        .select_related("trial")
+        .only("value", "trial__brief_title")
+        .first()
+    )
+    if other is None:
+        return None
+    url = reverse("admin:trials_trial_change", args=[other.trial_id])
+    return format_html(
+        '{} is already in the registry, on the trial <a href="{}">{}</a>. Each identifier belongs to one trial.',
+        other.value,
+        url,
+        other.trial.brief_title,
+    )
+
+
+class RegistryIdentifierForm(forms.ModelForm):
+    class Meta:
+        model = RegistryIdentifier
+        fields = ["registry", "value", "is_primary"]
+
+    def clean(self):
+        cleaned = super().clean()
+        registry, value = cleaned.get("registry"), cleaned.get("value")
+        if registry and value:
+            cleaned["value"] = normalize_identifier(registry, value)
+            if message := duplicate_identifier_error(cleaned["value"], exclude_pk=self.instance.pk):
+                self.add_error("value", message)
+        return cleaned
+
+    def validate_unique(self):
+        # The duplicate check above gives the clearer message (with a link); skip Django's generic one
+        # for the value, keep the others (one primary per trial).
+        exclude = self._get_validation_exclusions()
+        exclude.add("value")
+        try:
+            self.instance.validate_unique(exclude=exclude)
+            self.instance.validate_constraints(exclude=exclude)
+        except ValidationError as error:
+            self._update_errors(error)
+
+
+class RegistryIdentifierFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        kept = [
+            form
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE") and form.cleaned_data.get("value")
+        ]
+        primaries = [form for form in kept if form.cleaned_data.get("is_primary")]
+        if kept and len(primaries) != 1:
+            raise ValidationError(
+                f"Mark exactly one identifier as primary (now {len(primaries)}): the one used in the trial's "
+                "address, the NCT number when there is one."
+            )
+
+
+class MechanismChoicesFormSet(forms.BaseInlineFormSet):
+    """Reads the four mechanisms once for the whole formset instead of once per row."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.form.base_fields["mechanism"]
+        self._mechanism_choices = list(field.choices)
+
+    def _construct_form(self, i, **kwargs):
+        form = super()._construct_form(i, **kwargs)
+        form.fields["mechanism"].widget.choices = self._mechanism_choices
+        return form
+
+    @property
+    def empty_form(self):
+        form = super().empty_form
+        form.fields["mechanism"].widget.choices = self._mechanism_choices
+        return form
+
+
+# --- The trial's form -----------------------------------------------------------------------------
+
+
+class TrialAdminForm(forms.ModelForm):
+    user = None  # set by TrialAdmin.get_form: the curator posting the form
+    version_m2m = None  # on a revert page: {field: codes} of the version shown
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, codes in (self.version_m2m or {}).items():
+            self.initial[name] = codes
+
+    class Meta:
+        model = Trial
+        fields = "__all__"  # noqa: DJ007 (the admin's fieldsets choose the fields)
+        labels = {
+            **{f"{name}_precision": "precision" for name in PRECISE_DATES},
+            **{f"{name}_type": "actual or estimated" for name in PRECISE_DATES},
+            "enrollment_type": "actual or anticipated",
+        }
+        widgets = {
+            name: forms.Textarea(attrs={"rows": rows, "cols": 80})
+            for name, rows in [
+                ("official_title", 2),
+                ("collaborators", 2),
+                ("summary", 4),
+                ("population_notes", 3),
+                ("cell_notes", 3),
+                ("route_notes", 2),
+                ("immunosuppression_notes", 2),
+                ("key_results", 4),
+                ("curator_notes", 3),
+            ]
+        }
+        error_messages = {"enrollment": {"min_value": "Enrollment is a number of participants: 0 or more, e.g. 12."}}
+        help_texts = {
+            "study_type": "As the registry gives it; almost always Interventional for these trials.",
+            "start_date_precision": "How precise the start date is. Required when a start date is given.",
+            "start_date_type": "Actual (it happened) or estimated (planned). Leave empty if the source does not say.",
+            "primary_completion_date_precision": "Required when a primary completion date is given.",
+            "primary_completion_date_type": "Actual or estimated, as the registry says.",
+            "completion_date_precision": "Required when a completion date is given.",
+            "completion_date_type": "Actual or estimated, as the registry says.",
+            "enrollment_type": "Actual once enrolment is over; anticipated while it is planned.",
+            "cell_origin": "Autologous: the patient's own cells. Allogeneic: a donor's or a cell line's.",
+            "encapsulation": "Whether the cells are inside a device or capsule. Empty if not known.",
+            "curation_state": "Draft → In review → Published. Only editors publish or unpublish; publishing "
+            "needs a mechanism link with a rationale, a source and a review date.",
+        }
+
+    def clean_curation_state(self):
+        state = self.cleaned_data.get("curation_state")
+        current = self.instance.curation_state if self.instance.pk else CurationState.DRAFT
+        if self.instance.pk:
+            current = Trial.objects.filter(pk=self.instance.pk).values_list("curation_state", flat=True).first()
+        if problem := actions.transition_problem(current=current, to=state, user=self.user):
+            raise ValidationError(problem)
+        return state
+
+    def clean_enrollment(self):
+        enrollment = self.cleaned_data.get("enrollment")
+        if enrollment is not None and enrollment > 1_000_000:
+            raise ValidationError(
+                "Enrollment is the number of participants, e.g. 12; %(value)s looks like a typing error.",
+                params={"value": enrollment},
+            )
+        return enrollment
+
+    def clean(self):
+        cleaned = super().clean()
+        for field, words in PRECISE_DATES.items():
+            day, precision = cleaned.get(field), cleaned.get(f"{field}_precision")
+            date_type = cleaned.get(f"{field}_type")
+            if day and not precision:
+                self.add_error(
+                    f"{field}_precision",
+                    f"Give the precision of the {words} date (day, month or year): the registry shows "
+                    "“May 2024” for a month, not “1 May 2024”.",
+                )
+            if not day and (precision or date_type):
+                self.add_error(field, f"Give the {words} date, or clear its precision and type.")
+        order = [(f, w) for f, w in PRECISE_DATES.items() if cleaned.get(f)]
+        for (first, first_words), (second, second_words) in zip(order, order[1:], strict=False):
+            if cleaned[first] > cleaned[second]:
+                self.add_error(
+                    second,
+                    f"The {second_words} date ({cleaned[second]:%-d %B %Y}) is before the {first_words} date "
+                    f"({cleaned[first]:%-d %B %Y}): check both against the registry.",
+                )
+        if cleaned.get("enrollment_type") and cleaned.get("enrollment") is None:
+            self.add_error("enrollment", "Give the number of participants, or clear the enrollment type.")
+        return cleaned
+
+
+CTGOV_MAX_FETCH = 5  # NCT numbers fetched per page request: within the rate limit's burst, a few seconds
+CTGOV_MAX_UPLOAD_BYTES = 5_000_000
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "application/json,.json"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        return [super(MultipleFileField, self).clean(item, initial) for item in files]
+
+
+class CtgovImportForm(forms.Form):
+    files = MultipleFileField(
+        label="Study JSON files",
+        required=False,
+        help_text='ClinicalTrials.gov API v2 JSON: one study per file, or a page {"studies": [...]}. '
+        "On a study's page at clinicaltrials.gov, or from https://clinicaltrials.gov/api/v2/studies/NCT…",
+    )
+    nct_ids = forms.CharField(
+        label="NCT numbers to fetch",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 40}),
+        help_text=f"Up to {CTGOV_MAX_FETCH}, separated by spaces, commas or new lines, e.g. NCT04786262. "
+        "Needs the server to reach clinicaltrials.gov; if it cannot, upload the JSON files instead.",
+    )
+
+    def clean_files(self):
+        for upload in self.cleaned_data["files"]:
+            if upload.size > CTGOV_MAX_UPLOAD_BYTES:
+                raise ValidationError(f"{upload.name} is larger than {CTGOV_MAX_UPLOAD_BYTES // 1_000_000} MB.")
+        return self.cleaned_data["files"]
+
+    def clean_nct_ids(self):
+        values = [v for v in self.cleaned_data["nct_ids"].replace(",", " ").split() if v]
+        problems, nct_ids = [], []
+        for value in values:
+            try:
+                nct_ids.append(normalize_nct_id(value))
+            except CtgovError as error:
+                problems.append(str(error))
+        if problems:
+            raise ValidationError(problems)
+        if len(set(nct_ids)) > CTGOV_MAX_FETCH:
+            raise ValidationError(f"At most {CTGOV_MAX_FETCH} NCT numbers at a time; got {len(set(nct_ids))}.")
+        return list(dict.fromkeys(nct_ids))
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and not data.get("files") and not data.get("nct_ids"):
+            raise ValidationError("Choose study JSON files, or give NCT numbers to fetch.")
+        return data

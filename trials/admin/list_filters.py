@@ -1,0 +1,58 @@
+"""The trial list's filters in the admin: mechanism, diabetes type, staleness."""
+
+from django.contrib import admin
+
+from mechanisms.models import Mechanism
+from trials.status import record_stale_q, status_stale_q
+from trials.vocabularies import DiabetesType
+
+
+class MechanismFilter(admin.SimpleListFilter):
+    title = "mechanism"
+    parameter_name = "mechanism"
+
+    def lookups(self, request, model_admin):
+        return list(Mechanism.objects.values_list("slug", "name"))
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(mechanism_links__mechanism__slug=self.value())
+        return queryset
+
+
+class DiabetesTypeFilter(admin.SimpleListFilter):
+    title = "diabetes type"
+    parameter_name = "diabetes_type"
+
+    def lookups(self, request, model_admin):
+        return DiabetesType.choices
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(diabetes_types__code=self.value())
+        return queryset
+
+
+class StalenessFilter(admin.SimpleListFilter):
+    title = "staleness"
+    parameter_name = "stale"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("review", "Review overdue (over 12 months, or never)"),
+            ("status", "Status unknown (active status not confirmed for over 2 years)"),
+            ("any", "Either"),
+            ("fresh", "Up to date"),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "review":
+            return queryset.filter(record_stale_q())
+        if value == "status":
+            return queryset.filter(status_stale_q())
+        if value == "any":
+            return queryset.filter(record_stale_q() | status_stale_q())
+        if value == "fresh":
+            return queryset.exclude(record_stale_q() | status_stale_q())
+        return queryset

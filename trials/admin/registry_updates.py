@@ -1,0 +1,130 @@
+"""ClinicalTrials.gov in the admin: the import page and the registry updates, reviewed field by field.
+Writes go through trials.actions.
+"""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.text import capfirst
+
+from trials import actions
+from trials.admin.forms import CTGOV_MAX_FETCH, CtgovImportForm
+from trials.ctgov import CtgovError
+from trials.ctgov.client import CtgovClient
+from trials.ctgov.compare import current_values, display_value, field_label
+from trials.ctgov.reading import read_studies
+from trials.models import RegistryUpdate, RegistryUpdateStatus
+
+# The import page (uploaded API v2 JSON, or NCT numbers fetched when the server can reach the API),
+# the registry updates an import or the daily check found, and a review page to accept them field
+# by field or dismiss them. Writes go through trials.actions ("ClinicalTrials.gov import").
+
+
+@admin.register(RegistryUpdate)
+class RegistryUpdateAdmin(admin.ModelAdmin):
+    list_display = ["identifier", "trial", "fields_column", "status", "created_at", "resolved_by"]
+    list_display_links = ["identifier"]
+    list_filter = ["status", "created_at"]
+    search_fields = ["identifier", "trial__brief_title", "trial__slug"]
+    list_select_related = ["trial", "resolved_by"]
+    readonly_fields = ["trial", "identifier", "changes", "source", "registry_last_updated", "status"]
+    change_list_template = "admin/trials/ctgov_registryupdate_change_list.html"
+
+    # Curators who may see trials see their updates; those who may change trials resolve them.
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("trials.view_trial") or request.user.has_perm("trials.change_trial")
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("trials.change_trial")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    @admin.display(description="fields that differ")
+    def fields_column(self, update):
+        return ", ".join(update.field_labels)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.import_view)
+        return [path("import/", view, name="trials_registryupdate_import"), *super().get_urls()]
+
+    def import_view(self, request):
+        """Import from ClinicalTrials.gov: staff with the right to add trials."""
+        if not request.user.has_perm("trials.add_trial"):
+            raise PermissionDenied
+        form = CtgovImportForm(request.POST or None, request.FILES or None)
+        summary = None
+        if request.method == "POST" and form.is_valid():
+            items = []
+            for upload in form.cleaned_data["files"]:
+                try:
+                    items += read_studies(upload.read(), upload.name)
+                except CtgovError as error:
+                    items.append((upload.name, error))
+            if form.cleaned_data["nct_ids"]:
+                client = CtgovClient.for_web_request()
+                items += actions.fetch_ctgov_studies(form.cleaned_data["nct_ids"], client=client)
+            summary = actions.import_ctgov_studies(items, source=f"admin import by {request.user.get_username()}")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Import from ClinicalTrials.gov",
+            "form": form,
+            "summary": summary,
+            "max_fetch": CTGOV_MAX_FETCH,
+        }
+        return TemplateResponse(request, "admin/trials/ctgov_import.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The review page: the trial's value and the registry's, field by field; accept or dismiss."""
+        update = get_object_or_404(RegistryUpdate.objects.select_related("trial", "resolved_by"), pk=object_id)
+        if not self.has_view_permission(request, update):
+            raise PermissionDenied
+        can_resolve = update.status == RegistryUpdateStatus.PENDING and self.has_change_permission(request, update)
+        if request.method == "POST":
+            if not can_resolve:
+                raise PermissionDenied
+            accept = request.POST.getlist("accept") if "_accept" in request.POST else []
+            if "_accept" in request.POST and not accept:
+                self.message_user(request, "Tick the fields to accept, or dismiss the update.", messages.WARNING)
+                return redirect(request.path)
+            try:
+                actions.resolve_registry_update(update=update, accept=accept, user=request.user)
+            except actions.RecordError as error:
+                self.message_user(request, f"Nothing changed: {error}", messages.ERROR)
+                return redirect(request.path)
+            if accept:
+                names = ", ".join(field_label(name) for name in update.field_names if name in accept)
+                self.message_user(request, f"Accepted from {update.identifier}: {names}.", messages.SUCCESS)
+            else:
+                self.message_user(request, f"Update from {update.identifier} dismissed.", messages.SUCCESS)
+            return redirect("admin:trials_trial_change", update.trial_id)
+        current = current_values(update.trial)
+        rows = []
+        for name in update.field_names:
+            change = update.changes[name]
+            rows.append(
+                {
+                    "name": name,
+                    "label": capfirst(field_label(name)),
+                    "found": display_value(name, change["old"]),
+                    "now": display_value(name, current[name]),
+                    "registry": display_value(name, change["new"]),
+                    "accepted": name in update.accepted_fields,
+                }
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Update from ClinicalTrials.gov for “{update.trial}”",
+            "update": update,
+            "rows": rows,
+            "can_resolve": can_resolve,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/trials/ctgov_registryupdate_review.html", context)

@@ -1,0 +1,12 @@
+"""ClinicalTrials.gov API v2: read study records, map them onto the registry's data format, compare them with
+curated trials, fetch them. No database writes here: those live in trials/actions/registry_updates.py.
+
+- `reading`: JSON documents into studies, NCT numbers;
+- `mapping`: one study as a record of the registry's data format, one API module at a time;
+- `compare`: a curated trial against its record, field by field;
+- `client`: the HTTP client, its retries and its rate limiter.
+"""
+
+
+class CtgovError(Exception):
+    """A study record that cannot be read or mapped, or a fetch that failed. The message says why."""

@@ -1,0 +1,172 @@
+"""Counts of the public lists: by vocabulary, by status as shown, the list's facets, and their cache keyed by
+the registry's data version.
+"""
+
+from hashlib import sha256
+
+from django.core.cache import cache
+from django.db.models import Count, Q, Subquery
+from django.utils import timezone
+
+from mechanisms.models import Mechanism
+from trials.models import Country, DiabetesTypeTerm, RegistryIdentifier, RouteTerm, Trial, TrialMechanism
+from trials.status import NOT_RECORDED, STATUS_CHOICES, shown_status
+from trials.vocabularies import CellSource, Immunosuppression, Phase, SponsorClass
+
+OPEN_FACETS = {"mechanism", "status", "phase"}  # shown unfolded on the list page
+
+
+# --- Counts ---------------------------------------------------------------------------------
+
+
+def count_by(queryset, field, choices):
+    """One query: [(code, label, count)] for every code of a vocabulary, zero included."""
+    counts = dict(queryset.order_by().values_list(field).annotate(n=Count("pk")).values_list(field, "n"))
+    return [(code, label, counts.get(code, 0)) for code, label in choices]
+
+
+def count_by_status(queryset, today=None):
+    """One query: [(code, label, count)] by status as readers see it (stale active statuses count as unknown),
+    with NOT_RECORDED for trials whose status is not recorded."""
+    counts = dict(
+        queryset.order_by()
+        .annotate(shown=shown_status(today))
+        .values_list("shown")
+        .annotate(n=Count("pk"))
+        .values_list("shown", "n")
+    )
+    counts[NOT_RECORDED] = counts.pop("", 0)
+    return [(code, label, counts.get(code, 0)) for code, label in STATUS_CHOICES]
+
+
+# --- Facets -----------------------------------------------------------------------------------
+
+
+def facet_counts(filterset):
+    """The options of every filter with the number of matching trials, each counted over the list filtered by
+    the other parameters (as faceted search does). Queries: one per facet (nine), whatever the data size.
+
+    Returns a list of dicts: {"name", "label", "options": [{"value", "label", "count", "selected"}]}.
+    Works on an invalid filterset too (counted over its valid parameters), so a 400 page keeps its form.
+    """
+    cleaned = getattr(filterset.form, "cleaned_data", {})
+    published = Trial.objects.published()
+
+    def others(name):
+        return filterset.filter_queryset(published, exclude={name}) if cleaned else published
+
+    def selected(name):
+        if name in cleaned:
+            return set(cleaned[name])
+        # The raw values of an invalid parameter: no option holds a NUL character (nor may a PostgreSQL query).
+        return {v for v in filterset.form[name].value() or [] if "\x00" not in v} if filterset.is_bound else set()
+
+    def options(name, rows):
+        chosen = selected(name)
+        return [
+            {"value": value, "label": label, "count": count, "selected": value in chosen}
+            for value, label, count in rows
+            if count or value in chosen
+        ]
+
+    facets = []
+
+    # Meta.ordering does not apply to aggregate queries: order explicitly.
+    # only(): the mechanisms' long texts would be carried through the join, one copy per link.
+    mechanisms = (
+        Mechanism.objects.only("slug", "name", "position").with_trial_count(others("mechanism")).order_by("position")
+    )
+    facets.append(("mechanism", [(m.slug, m.name, m.trial_count) for m in mechanisms]))
+
+    facets.append(("status", count_by_status(others("status"), filterset.today)))
+    facets.append(("phase", count_by(others("phase"), "phase", Phase.choices)))
+
+    terms = DiabetesTypeTerm.objects.annotate(n=Count("trials", filter=Q(trials__in=others("diabetes_type")))).order_by(
+        "position"
+    )
+    facets.append(("diabetes_type", [(t.code, t.label, t.n) for t in terms]))
+
+    facets.append(("cell_source", count_by(others("cell_source"), "cell_source", CellSource.choices)))
+
+    terms = RouteTerm.objects.annotate(n=Count("trials", filter=Q(trials__in=others("route")))).order_by("position")
+    facets.append(("route", [(t.code, t.label, t.n) for t in terms]))
+
+    # Countries no trial has are left out by options(), not by a HAVING clause, which would count twice.
+    countries = Country.objects.annotate(n=Count("trials", filter=Q(trials__in=others("country")))).order_by("name")
+    facets.append(("country", [(c.code, c.name, c.n) for c in countries]))
+
+    facets.append(("sponsor_class", count_by(others("sponsor_class"), "sponsor_class", SponsorClass.choices)))
+    facets.append(
+        ("immunosuppression", count_by(others("immunosuppression"), "immunosuppression", Immunosuppression.choices))
+    )
+
+    return [
+        {
+            "name": name,
+            "label": filterset.filters[name].label,
+            "options": options(name, rows),
+            "open": name in OPEN_FACETS or bool(selected(name)),
+        }
+        for name, rows in facets
+    ]
+
+
+# --- Cached counts ----------------------------------------------------------------------------
+# Counting 100,000 trials per facet takes far longer than reading one page of them, and the counts only change
+# when the registry does. So they are cached under a key that includes `data_version()`, which changes with
+# anything the counts read: a trial added, saved (by a curator in the admin, a workflow step such as publishing,
+# an import: each sets updated_at and writes a history record), its many-to-many fields changed (a history record
+# too, even without a save) or deleted; a mechanism link or a registry identifier added, changed or deleted on its
+# own (each has its own history). The next reader then counts afresh. The timeout is a backstop for what the
+# version does not see (a mechanism renamed: its facet label).
+
+COUNTS_CACHE_SECONDS = 300
+
+
+def latest(model, field):
+    """A subquery: the largest `field` of `model` (an index lookup)."""
+    return Subquery(model._default_manager.order_by(f"-{field}").values(field)[:1])
+
+
+def data_version():
+    """One query, index lookups only: a value that changes whenever the published lists' counts may (see above):
+    the largest trial id and updated_at, and the last history record of trials, mechanism links and registry
+    identifiers. Changes made without the ORM (raw SQL, queryset.update()) are not seen."""
+    version = (
+        Trial.objects.order_by("-pk")
+        .annotate(
+            changed=latest(Trial, "updated_at"),
+            trial_record=latest(Trial.history.model, "history_id"),
+            link_record=latest(TrialMechanism.history.model, "history_id"),
+            identifier_record=latest(RegistryIdentifier.history.model, "history_id"),
+        )
+        .values_list("pk", "changed", "trial_record", "link_record", "identifier_record")
+        .first()
+    )
+    return repr(version)
+
+
+def cached_counts(name, key, compute):
+    """`compute()`, or its value cached under (`name`, `key`, today, the data version) if counted already.
+
+    One query (the data version) when cached. The value must be picklable (lists, dicts, model instances)."""
+    parts = (name, key, timezone.localdate().isoformat(), data_version())
+    cache_key = "trials:counts:" + sha256(repr(parts).encode()).hexdigest()
+    value = cache.get(cache_key)
+    if value is None:
+        value = compute()
+        cache.set(cache_key, value, COUNTS_CACHE_SECONDS)
+    return value
+
+
+def list_counts(filterset, queryset):
+    """(facets, total): `facet_counts(filterset)` and the number of trials in `queryset` (None when the filterset
+    is invalid, which is counted but never cached). Queries: 1 when cached (the data version), 11 otherwise."""
+    if queryset is None:
+        return facet_counts(filterset), None
+    asked = sorted(
+        (name, repr(value)) for name, value in filterset.form.cleaned_data.items() if name in filterset.filters
+    )
+    return cached_counts(
+        "list", (asked, filterset.today.isoformat()), lambda: (facet_counts(filterset), queryset.count())
+    )

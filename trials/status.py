@@ -1,0 +1,125 @@
+"""How current a trial's status is: the staleness rule, in Python (`StatusDisplay.for_trial`) and in SQL
+(`status_stale_q`, `record_stale_q`, `shown_status`), one place for the admin, the pages, the counts and the
+export. tests/test_models.py holds a test that both forms agree.
+"""
+
+from dataclasses import dataclass
+
+from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.utils import timezone
+
+from trials.vocabularies import OverallStatus
+
+# Statuses that claim the trial is still going on: they go stale when not confirmed.
+ACTIVE_STATUSES = frozenset(
+    {
+        OverallStatus.NOT_YET_RECRUITING,
+        OverallStatus.RECRUITING,
+        OverallStatus.ENROLLING_BY_INVITATION,
+        OverallStatus.ACTIVE_NOT_RECRUITING,
+    }
+)
+
+STATUS_EXPLANATIONS = {
+    OverallStatus.NOT_YET_RECRUITING: "The trial has not started taking participants yet.",
+    OverallStatus.RECRUITING: "The trial is taking participants now.",
+    OverallStatus.ENROLLING_BY_INVITATION: "Participants are chosen by invitation only; no open enrolment.",
+    OverallStatus.ACTIVE_NOT_RECRUITING: "Participants are being treated or followed; no new ones are taken.",
+    OverallStatus.SUSPENDED: "The trial has stopped for now and may start again.",
+    OverallStatus.TERMINATED: "The trial stopped early and will not start again.",
+    OverallStatus.COMPLETED: "The trial has ended normally; that says nothing about whether the therapy worked.",
+    OverallStatus.WITHDRAWN: "The trial stopped before its first participant was enrolled.",
+    OverallStatus.UNKNOWN: "The trial's status has not been confirmed for a long time; it may have ended.",
+}
+
+
+STATUS_STALE_AFTER_YEARS = 2  # an "active" status not confirmed for longer is shown as unknown
+REVIEW_STALE_AFTER_YEARS = 1  # a record not reviewed for longer is flagged for curators
+
+
+def years_before(day, years):
+    """The same calendar day `years` earlier (28 February for a 29 February)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+@dataclass(frozen=True)
+class StatusDisplay:
+    """What readers are told about a trial's status. Built by `for_trial`, the one place the rule lives.
+
+    - no stored status: "Status not recorded";
+    - a status that claims activity (not yet recruiting, recruiting, enrolling by invitation, active not
+      recruiting) whose confirmation is over 2 years old, or missing: "Unknown status (last confirmed on …)",
+      the stored status kept;
+    - otherwise the stored status in plain words.
+    `record_stale` says the whole record was not reviewed for over 12 months (or never).
+    """
+
+    code: str  # the status code shown: the stored one, UNKNOWN when the rule applies, "" when not recorded
+    label: str
+    explanation: str
+    confirmed_on: object  # date or None
+    status_stale: bool
+    record_stale: bool
+
+    @property
+    def may_be_out_of_date(self):
+        return self.status_stale or self.record_stale
+
+    @classmethod
+    def for_trial(cls, trial, today=None):
+        today = today or timezone.localdate()
+        confirmed = trial.status_confirmed_on
+        record_stale = trial.last_reviewed_on is None or trial.last_reviewed_on < years_before(
+            today, REVIEW_STALE_AFTER_YEARS
+        )
+        status = trial.overall_status
+        if not status:
+            return cls("", "Status not recorded", "No source gave this trial's status.", confirmed, False, record_stale)
+        if status in ACTIVE_STATUSES and (
+            confirmed is None or confirmed < years_before(today, STATUS_STALE_AFTER_YEARS)
+        ):
+            when = f"last confirmed on {confirmed:%-d %B %Y}" if confirmed else "never confirmed"
+            return cls(
+                OverallStatus.UNKNOWN,
+                f"Unknown status ({when})",
+                f"The last status given was “{OverallStatus(status).label}”, but it has not been confirmed "
+                f"for over {STATUS_STALE_AFTER_YEARS} years; the trial may have ended.",
+                confirmed,
+                True,
+                record_stale,
+            )
+        return cls(status, OverallStatus(status).label, STATUS_EXPLANATIONS[status], confirmed, False, record_stale)
+
+
+def status_stale_q(today=None):
+    """SQL form of the staleness rule: trials whose active status is shown as unknown (see StatusDisplay)."""
+    today = today or timezone.localdate()
+    cutoff = years_before(today, STATUS_STALE_AFTER_YEARS)
+    return Q(overall_status__in=ACTIVE_STATUSES) & (
+        Q(status_confirmed_on__isnull=True) | Q(status_confirmed_on__lt=cutoff)
+    )
+
+
+def record_stale_q(today=None):
+    """SQL form of the review rule: records not reviewed for over 12 months, or never."""
+    today = today or timezone.localdate()
+    cutoff = years_before(today, REVIEW_STALE_AFTER_YEARS)
+    return Q(last_reviewed_on__isnull=True) | Q(last_reviewed_on__lt=cutoff)
+
+
+NOT_RECORDED = "NOT_RECORDED"  # the status filter's value for trials with no status recorded
+STATUS_CHOICES = [*OverallStatus.choices, (NOT_RECORDED, "Status not recorded")]
+
+
+def shown_status(today=None):
+    """An expression: the status code readers see (UNKNOWN for a stale active status, '' when not recorded)."""
+    return Case(When(status_stale_q(today), then=Value(OverallStatus.UNKNOWN)), default=F("overall_status"))
+
+
+def status_rank():
+    """Order of statuses as shown: the vocabulary's order, 'not recorded' last."""
+    ranks = [When(shown=code, then=Value(rank)) for rank, code in enumerate(OverallStatus.values)]
+    return Case(*ranks, default=Value(len(ranks)), output_field=IntegerField())
