@@ -5,6 +5,7 @@ skipped with the reason, except in CI (CI=true), which runs the suite on both da
 are deselected on SQLite, and any skip that remains fails the run (CI must not lose a test quietly).
 """
 
+import datetime
 import os
 
 import pytest
@@ -42,6 +43,14 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"Skipped in CI, where every test is required: {reason}"
+
+
+@pytest.fixture
+def frozen_today(time_machine):
+    """The tests' today, where dates matter (staleness counts from today): 24 November 2026 at noon UTC, the clock
+    standing still. Returns the date. A module that needs it throughout says so in its `pytestmark`."""
+    time_machine.move_to(datetime.datetime(2026, 11, 24, 12, tzinfo=datetime.UTC), tick=False)
+    return datetime.date(2026, 11, 24)
 
 
 @pytest.fixture(autouse=True)

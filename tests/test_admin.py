@@ -6,7 +6,6 @@ import io
 import re
 
 import pytest
-import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -21,19 +20,13 @@ from tests.factories import (
     UserFactory,
     publishable_trial,
 )
+from trials.exports import COLUMNS
 from trials.models import Publication, RegistryIdentifier, Source, Trial, TrialMechanism
 from trials.vocabularies import CurationState, OverallStatus
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
 DRAFT, REVIEW, PUBLISHED = CurationState.DRAFT, CurationState.REVIEW, CurationState.PUBLISHED
-TODAY = datetime.date(2026, 11, 24)
-
-
-@pytest.fixture(autouse=True)
-def frozen_today():
-    with time_machine.travel(datetime.datetime(2026, 11, 24, 12, 0, tzinfo=datetime.UTC), tick=False):
-        yield
 
 
 @pytest.fixture
@@ -305,10 +298,10 @@ def test_publish_action_names_what_each_trial_lacks(client, editor):
     assert Trial.objects.get(pk=lacking.pk).curation_state == REVIEW
 
 
-def test_mark_reviewed_today_action(client, curator):
+def test_mark_reviewed_today_action(client, curator, frozen_today):
     trial = TrialFactory(last_reviewed_on=datetime.date(2024, 1, 1))
     response = run_action(signed_in(client, curator), "mark_reviewed_today", [trial])
-    assert Trial.objects.get(pk=trial.pk).last_reviewed_on == TODAY
+    assert Trial.objects.get(pk=trial.pk).last_reviewed_on == frozen_today
     assert "1 trial(s) marked reviewed on 24 November 2026." in messages_of(response)
 
 
@@ -496,7 +489,7 @@ def test_list_flags_a_record_not_reviewed_for_over_12_months(client, curator, re
     assert f'<td class="field-stale_column">{flag}</td>' in page
 
 
-def test_staleness_filter_at_its_boundaries(client, curator):
+def test_staleness_filter_at_its_boundaries(client, curator, frozen_today):
     fresh = TrialFactory(
         overall_status=OverallStatus.RECRUITING,
         status_confirmed_on=datetime.date(2024, 11, 24),
@@ -505,7 +498,7 @@ def test_staleness_filter_at_its_boundaries(client, curator):
     status_stale = TrialFactory(
         overall_status=OverallStatus.RECRUITING,
         status_confirmed_on=datetime.date(2024, 11, 23),
-        last_reviewed_on=TODAY,
+        last_reviewed_on=frozen_today,
     )
     review_stale = TrialFactory(last_reviewed_on=datetime.date(2025, 11, 23))
     signed_in(client, curator)
@@ -770,8 +763,6 @@ def test_a_deleted_inline_row_can_be_restored_from_its_history(client, curator):
 
 
 def test_csv_of_selected_trials_has_public_columns_and_curation_fields(client, curator):
-    from trials.exports import COLUMNS
-
     chosen = publishable_trial(curation_state=DRAFT, curator_notes="=check the dose", brief_title="Chosen")
     TrialFactory(brief_title="Not chosen")
     response = run_action(signed_in(client, curator), "export_csv", [chosen])

@@ -3,6 +3,7 @@
 import gzip
 
 import pytest
+from django.apps import apps
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -33,8 +34,6 @@ def fresh_content_type_cache():
 
 def snapshot():
     """Every backed-up row, serialized with names for content types and permissions."""
-    from django.apps import apps
-
     return {
         label: serializers.serialize(
             "python", apps.get_model(label)._default_manager.order_by("pk"), use_natural_foreign_keys=True

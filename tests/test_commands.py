@@ -1,4 +1,5 @@
 import json
+from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -52,8 +53,6 @@ def write(tmp_path, *records):
 
 
 def run(path, *args):
-    from io import StringIO
-
     out = StringIO()
     call_command("load_initial_data", "--file", str(path), *args, stdout=out)
     return out.getvalue()

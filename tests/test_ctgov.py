@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-import time_machine
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -25,17 +24,10 @@ from trials.ctgov import compare, mapping, reading
 from trials.models import RegistryIdentifier, RegistryUpdate, RegistryUpdateStatus, Trial
 from trials.vocabularies import CurationState
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
 DATA = Path(__file__).resolve().parent / "data" / "ctgov"
 FILES = sorted(DATA.glob("NCT*.json"))
-TODAY = datetime.date(2026, 11, 24)
-
-
-@pytest.fixture(autouse=True)
-def frozen_today():
-    with time_machine.travel(datetime.datetime(2026, 11, 24, 12, 0, tzinfo=datetime.UTC), tick=False):
-        yield
 
 
 def study(nct_id):
@@ -126,7 +118,7 @@ def test_a_diabetes_record_field_by_field():
     assert change.history_change_reason.startswith("Imported from ClinicalTrials.gov")
 
 
-def test_an_unknown_status_record_field_by_field():
+def test_an_unknown_status_record_field_by_field(frozen_today):
     (trial,) = import_studies(study("NCT03475563")).created
     trial.refresh_from_db()
     assert trial.acronym == "BIOSS"
@@ -150,10 +142,10 @@ def test_an_unknown_status_record_field_by_field():
         {"pmid": "25828372", "doi": "10.1016/j.cjca.2014.12.024", "year": 2015},
         {"pmid": "26465375", "doi": "10.4244/EIJY15M10_05", "year": 2016},
     ]
-    assert trial.status_display(today=TODAY).label == "Unknown status"
+    assert trial.status_display(today=frozen_today).label == "Unknown status"
 
 
-def test_estimated_dates_collaborators_and_background_references():
+def test_estimated_dates_collaborators_and_background_references(frozen_today):
     (trial,) = import_studies(study("NCT06171568")).created
     trial.refresh_from_db()
     assert trial.overall_status == "NOT_YET_RECRUITING"
@@ -167,7 +159,7 @@ def test_estimated_dates_collaborators_and_background_references():
     assert "background, not results of this trial" in trial.curator_notes
     assert "2023-A00386-39 (OTHER IDRCB)" in trial.curator_notes
     # Not confirmed for almost 3 years: readers see an unknown status, as the rule says.
-    assert trial.status_display(today=TODAY).status_stale
+    assert trial.status_display(today=frozen_today).status_stale
 
 
 def test_withdrawn_record_with_zero_enrollment():

@@ -16,7 +16,7 @@ from django.urls import reverse
 from mechanisms.models import Mechanism
 from tests.factories import PublicationFactory, RegistryIdentifierFactory, TrialFactory, TrialMechanismFactory
 from trials.export_query import SEPARATOR
-from trials.exports import COLUMNS, export_filename, safe_cell
+from trials.exports import COLUMNS, Column, export_filename, export_rows, in_chunks, safe_cell
 from trials.models import RegistryIdentifier, Trial, TrialMechanism
 from trials.vocabularies import CurationState, Registry
 
@@ -413,8 +413,7 @@ def test_byte_order_mark_on_request(client):
 # --- The response ---------------------------------------------------------------------------------
 
 
-def test_streamed_with_headers_and_dated_file_name(client, time_machine):
-    time_machine.move_to(datetime.datetime(2026, 11, 24, 12, tzinfo=datetime.UTC))
+def test_streamed_with_headers_and_dated_file_name(client, frozen_today):
     TrialFactory.create_batch(3)
     response = client.get(EXPORT_URL)
     assert isinstance(response, StreamingHttpResponse)
@@ -427,8 +426,6 @@ def test_streamed_with_headers_and_dated_file_name(client, time_machine):
 
 
 def test_rows_are_sent_in_chunks_of_lines():
-    from trials.exports import in_chunks
-
     lines = [f"{number}\r\n" for number in range(7)]
     assert list(in_chunks(lines, size=3)) == ["0\r\n", "1\r\n2\r\n3\r\n", "4\r\n5\r\n6\r\n"]
     assert list(in_chunks(lines[:1], size=3)) == ["0\r\n"] and list(in_chunks([], size=3)) == []
@@ -539,8 +536,6 @@ def test_command_refuses_values_it_does_not_understand(tmp_path):
 
 
 def test_extra_columns_for_the_admin(django_assert_num_queries):
-    from trials.exports import Column, export_rows
-
     TrialFactory(curation_state=CurationState.DRAFT, curator_notes="=check the dose")
     TrialFactory(curation_state=CurationState.PUBLISHED, curator_notes="")
     extra = [
@@ -571,8 +566,6 @@ def test_the_url_column_is_the_trials_absolute_url(client, key):
 def test_a_column_may_not_query_while_the_rows_stream():
     """On PostgreSQL the rows are streamed: the connection is busy until the last one, so a column that queried
     would wait for itself forever. It raises instead."""
-    from trials.exports import Column, export_rows
-
     TrialFactory()
     querying = Column("trials", "A count, queried per row (never do this).", lambda t, today: Trial.objects.count())
     with pytest.raises(RuntimeError, match="streaming an export"):

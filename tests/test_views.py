@@ -21,14 +21,9 @@ from tests.factories import (
 from trials.models import Publication, RegistryIdentifier, Source, Trial, TrialMechanism
 from trials.vocabularies import CurationState, OverallStatus, Phase, Registry
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
 NOTICE = "Investigational therapies only."
-
-
-@pytest.fixture(autouse=True)
-def today(time_machine):
-    time_machine.move_to(datetime.datetime(2026, 11, 24, 12, tzinfo=datetime.UTC), tick=False)
 
 
 @pytest.fixture
