@@ -37,10 +37,11 @@ run: install .env
 test: install-dev .env
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## lint: ruff and the migrations check
+## lint: ruff, mypy (the pure modules: pyproject.toml says which) and the migrations check
 lint: install-dev .env
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	$(PY) manage.py makemigrations --check --dry-run
 
 ## bench: the benchmark on the local PostgreSQL (databases bench_*) and SQLite; writes bench/RESULTS.md.
@@ -80,4 +81,4 @@ tests/a11y/node_modules/.installed: tests/a11y/package.json tests/a11y/package-l
 	touch $@
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -4,14 +4,29 @@ streamed as the database makes them.
 
 import contextlib
 import itertools
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from django.db import connections
-from django.db.models import Aggregate, Case, CharField, F, OuterRef, Subquery, TextField, Value, When, Window
+from django.db.models import (
+    Aggregate,
+    Case,
+    CharField,
+    Expression,
+    F,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.expressions import RowRange
 from django.db.models.functions import Concat
 
 from trials.database import is_postgresql
-from trials.models import Publication, RegistryIdentifier, Trial, TrialMechanism
+from trials.models import Publication, RegistryIdentifier, Trial, TrialMechanism, TrialQuerySet
 from trials.vocabularies import PRECISE_DATES
 
 SEPARATOR = "; "  # between the values of a multi-valued cell
@@ -25,7 +40,9 @@ class GroupConcat(Aggregate):
     output_field = TextField()
 
 
-def joined(related, value, order_by, trial_field="trial"):
+def joined(
+    related: QuerySet[Any], value: Expression | F, order_by: Sequence[Any], trial_field: str = "trial"
+) -> Subquery:
     """A correlated subquery: the `value`s of the `related` rows of each trial, in `order_by` order, joined by
     SEPARATOR (NULL when there are none). PostgreSQL aggregates with STRING_AGG(... ORDER BY ...); SQLite, whose
     GROUP_CONCAT takes no ORDER BY before 3.44, with GROUP_CONCAT as a window function over the ordered rows."""
@@ -42,7 +59,7 @@ def joined(related, value, order_by, trial_field="trial"):
     return Subquery(rows, output_field=TextField())
 
 
-def publication_reference():
+def publication_reference() -> Case:
     """One publication as "doi:10.1056/X PMID:12345678" (either part alone when the other is missing)."""
     doi = Concat(Value("doi:"), F("doi"), output_field=CharField())
     pmid = Concat(Value("PMID:"), F("pmid"), output_field=CharField())
@@ -76,7 +93,7 @@ EXPORT_FIELDS = [
 ]
 
 
-def export_queryset(queryset, fields=()):
+def export_queryset(queryset: TrialQuerySet, fields: Sequence[str] = ()) -> QuerySet[Any]:
     """`queryset` reading only EXPORT_FIELDS and `fields`, with every multi-valued cell annotated: still one query
     when evaluated."""
     countries = Trial.countries.through.objects.all()
@@ -106,15 +123,15 @@ def export_queryset(queryset, fields=()):
     )
 
 
-def export_values(queryset, fields=()):
+def export_values(queryset: TrialQuerySet, fields: Sequence[str] = ()) -> tuple[QuerySet[Any], tuple[str, ...]]:
     """(values, names): export_queryset(queryset, fields) as a values_list() of `names`, the fields and annotations
     the columns read. Its query is the export's one query (bench/run.py times PostgreSQL's COPY of it)."""
-    queryset = export_queryset(queryset, fields)
-    names = tuple(dict.fromkeys([*EXPORT_FIELDS, *fields, *queryset.query.annotation_select]))
-    return queryset.values_list(*names), names
+    exported = export_queryset(queryset, fields)
+    names = tuple(dict.fromkeys([*EXPORT_FIELDS, *fields, *exported.query.annotation_select]))
+    return exported.values_list(*names), names
 
 
-def stream_rows(queryset):
+def stream_rows(queryset: QuerySet[Any]) -> Iterator[tuple[Any, ...]]:
     """The rows of a values_list() `queryset`, one query, read as the database makes them.
 
     On PostgreSQL the query is streamed (psycopg's Cursor.stream, by chunks where libpq allows): the server goes
@@ -130,12 +147,11 @@ def stream_rows(queryset):
     import psycopg
 
     connection = connections[queryset.db]
-
     compiler = queryset.query.get_compiler(queryset.db)
     sql, params = compiler.as_sql()
     size = CHUNK_SIZE if psycopg.pq.version() >= 170000 else 1  # chunked streaming needs libpq 17
 
-    def busy(execute, sql, params, many, context):
+    def busy(*args: Any) -> None:
         raise RuntimeError("The database connection is streaming an export's rows: no query until the last row.")
 
     with connection.cursor() as cursor, connection.wrap_database_errors:

@@ -17,7 +17,9 @@ import functools
 import itertools
 import operator
 import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +29,7 @@ from django.utils import timezone
 from django.utils.http import RFC3986_SUBDELIMS
 
 from trials.export_query import SEPARATOR, export_values, stream_rows
+from trials.models import TrialQuerySet
 from trials.status import StatusDisplay
 from trials.vocabularies import (
     IDENTIFIER_FORMATS,
@@ -50,8 +53,12 @@ CHUNK_LINES = 100  # lines of CSV per chunk of a streamed response
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 
+# A cell as the columns give it; a column's value is value(row, today), where row is an ExportRow (see export_rows).
+Cell = str | int | None
+Value = Callable[[Any, date], Cell]
 
-def safe_cell(value):
+
+def safe_cell(value: Cell) -> str | int:
     """The cell as written to the file: text that a spreadsheet could run as a formula gets a leading single
     quote (OWASP's advice). A plain signed number ("-12", "+3.5") is data, not a formula, and is left as it is;
     None becomes an empty cell; numbers are written as they are."""
@@ -71,32 +78,32 @@ def safe_cell(value):
 class Column:
     name: str  # the header: stable, part of the public contract
     meaning: str  # meaning and format, for the README
-    value: Any  # value(trial, today) -> str, int or None; `trial` is an ExportRow of export_queryset (see export_rows)
-    fields: tuple = ()  # trial fields `value` reads beyond EXPORT_FIELDS (e.g. "curator_notes" for the admin)
+    value: Value  # value(trial, today); `trial` is an ExportRow of export_queryset (see export_rows)
+    fields: tuple[str, ...] = ()  # trial fields `value` reads beyond EXPORT_FIELDS (e.g. "curator_notes" for the admin)
 
 
-def field(name):
+def field(name: str) -> Value:
     """The value of the trial's field or annotation `name`, as it is (export_rows reads it straight from the row)."""
 
-    def value(trial, today):
+    def value(trial: Any, today: date) -> Cell:
         return getattr(trial, name)
 
-    value.field_name = name
+    setattr(value, "field_name", name)  # noqa: B010 (a function's attribute, which mypy would not allow)
     return value
 
 
-def iso_date(name):
-    def value(trial, today):
+def iso_date(name: str) -> Value:
+    def value(trial: Any, today: date) -> Cell:
         day = getattr(trial, name)
         return day.isoformat() if day else ""
 
     return value
 
 
-def date_at_precision(name):
+def date_at_precision(name: str) -> Value:
     """A stored date written at its precision: 2024 (year), 2024-03 (month), 2024-03-15 (day)."""
 
-    def value(trial, today):
+    def value(trial: Any, today: date) -> Cell:
         day = getattr(trial, name)
         if day is None:
             return ""
@@ -112,25 +119,25 @@ def date_at_precision(name):
 
 
 @functools.cache
-def address_template(site_url, script_prefix, urlconf):
+def address_template(site_url: str, script_prefix: str, urlconf: str | None) -> str:
     """SITE_URL and a trial's address with {key} for its public key: one reverse() per export, not per row."""
     return site_url + reverse("trials:detail", args=["KEY"]).replace("KEY", "{key}")
 
 
-def trial_url(trial, today):
+def trial_url(trial: Any, today: date) -> str:
     """SITE_URL + the trial's get_absolute_url(), quoted as reverse() quotes it (the row carries the address
     template, looked up once per export)."""
     return trial.address_template.format(key=quote(trial.public_key, safe=RFC3986_SUBDELIMS + "/~:@"))
 
 
-def registry_url(trial, today):
+def registry_url(trial: Any, today: date) -> str:
     fmt = IDENTIFIER_FORMATS.get(trial.primary_registry)
     if not (fmt and fmt.url and trial.primary_identifier):
         return ""
     return fmt.url.format(id=trial.primary_identifier)
 
 
-def date_columns(name, words):
+def date_columns(name: str, words: str) -> list[Column]:
     return [
         Column(
             name,
@@ -149,7 +156,7 @@ def date_columns(name, words):
 MULTI = f'Several values are separated by "{SEPARATOR}".'
 
 
-def codes(vocabulary):
+def codes(vocabulary: type[Any]) -> str:
     return ", ".join(vocabulary.values)
 
 
@@ -264,7 +271,9 @@ COLUMNS = [
 # --- Rows and lines -----------------------------------------------------------------------------
 
 
-def export_rows(queryset, extra_columns=(), today=None):
+def export_rows(
+    queryset: TrialQuerySet, extra_columns: Sequence[Column] = (), today: date | None = None
+) -> Iterator[list[Any]]:
     """Yield the header, then one row of safe cells per trial of `queryset`, in its order.
 
     One query, read in chunks, whatever the number of trials. `extra_columns` (Column objects) come after the
@@ -284,13 +293,13 @@ def export_rows(queryset, extra_columns=(), today=None):
     make_row = row_class(names, address_template(settings.SITE_URL, get_script_prefix(), get_urlconf()))
     # A column that shows a field as it is (field()) takes it from the row by position: no call per cell.
     index = {name: position for position, name in enumerate(names)}
-    plan = [(index.get(getattr(column.value, "field_name", None)), column.value) for column in columns]
+    plan = [(index.get(getattr(column.value, "field_name", "")), column.value) for column in columns]
     for row in stream_rows(rows):
         trial = make_row(row)
         cells = [value(trial, today) if position is None else row[position] for position, value in plan]
         # safe_cell, inlined for the common case: only None and text starting like a formula go through it.
         yield [
-            safe_cell(cell) if cell is None or (cell.__class__ is str and cell.startswith(FORMULA_STARTS)) else cell
+            safe_cell(cell) if cell is None or (type(cell) is str and cell.startswith(FORMULA_STARTS)) else cell
             for cell in cells
         ]
 
@@ -301,16 +310,19 @@ class ExportRow(tuple):
 
     __slots__ = ()
     address_template = ""
+    # Among the attributes row_class gives it (the fields and annotations of export_queryset):
+    primary_identifier: str | None
+    slug: str
 
     @property
-    def public_key(self):
+    def public_key(self) -> str:
         return self.primary_identifier or self.slug
 
 
 @functools.cache
-def row_class(names, address_template):
+def row_class(names: tuple[str, ...], address_template: str) -> Callable[[tuple[Any, ...]], ExportRow]:
     """An ExportRow class whose attributes are `names`; calling it on a tuple of values makes a row."""
-    attributes = {name: property(operator.itemgetter(index)) for index, name in enumerate(names)}
+    attributes: dict[str, Any] = {name: property(operator.itemgetter(index)) for index, name in enumerate(names)}
     attributes["address_template"] = address_template
     cls = type("TrialRow", (ExportRow,), {"__slots__": (), **attributes})
     return functools.partial(tuple.__new__, cls)
@@ -319,11 +331,11 @@ def row_class(names, address_template):
 class Echo:
     """A file-like object whose write returns what it is given, so csv.writer produces lines one at a time."""
 
-    def write(self, value):
+    def write(self, value: str) -> str:
         return value
 
 
-def csv_lines(rows, bom=False):
+def csv_lines(rows: Iterable[Sequence[Any]], bom: bool = False) -> Iterator[str]:
     """RFC 4180 text (CRLF line ends, fields quoted when needed), one string per row; with `bom`, the first
     line starts with a UTF-8 byte-order mark, which Excel needs to read the file as UTF-8."""
     writer = csv.writer(Echo())
@@ -332,15 +344,15 @@ def csv_lines(rows, bom=False):
         yield "\ufeff" + line if bom and number == 0 else line
 
 
-def in_chunks(lines, size=CHUNK_LINES):
+def in_chunks(lines: Iterable[str], size: int = CHUNK_LINES) -> Iterator[str]:
     """The first line (the header) alone, so that it leaves at once, then `size` lines at a time: a streaming
     response writes every chunk it is given separately, and a write per row costs more than making the row."""
-    lines = iter(lines)
-    yield from itertools.islice(lines, 1)
-    while chunk := "".join(itertools.islice(lines, size)):
+    rest = iter(lines)
+    yield from itertools.islice(rest, 1)
+    while chunk := "".join(itertools.islice(rest, size)):
         yield chunk
 
 
-def export_filename(today=None):
+def export_filename(today: date | None = None) -> str:
     """stem-cell-diabetes-trials-2026-11-24.csv"""
     return f"{FILENAME_STEM}-{(today or timezone.localdate()).isoformat()}.csv"

@@ -2,16 +2,24 @@
 the registry's data version.
 """
 
+from collections.abc import Callable, Iterable
+from datetime import date
 from hashlib import sha256
+from typing import Any, TypeVar
 
 from django.core.cache import cache
-from django.db.models import Count, Q, Subquery
+from django.db.models import Count, Model, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from mechanisms.models import Mechanism
+from trials.filters import TrialFilter
 from trials.models import Country, DiabetesTypeTerm, RegistryIdentifier, RouteTerm, Trial, TrialMechanism
 from trials.status import NOT_RECORDED, STATUS_CHOICES, shown_status
 from trials.vocabularies import CellSource, Immunosuppression, Phase, SponsorClass
+
+Row = tuple[str, str, int]  # (code, label, count)
+Facet = dict[str, Any]  # {"name", "label", "options", "open"}
+T = TypeVar("T")
 
 OPEN_FACETS = {"mechanism", "status", "phase"}  # shown unfolded on the list page
 
@@ -19,13 +27,13 @@ OPEN_FACETS = {"mechanism", "status", "phase"}  # shown unfolded on the list pag
 # --- Counts ---------------------------------------------------------------------------------
 
 
-def count_by(queryset, field, choices):
+def count_by(queryset: QuerySet[Any], field: str, choices: Iterable[tuple[str, str]]) -> list[Row]:
     """One query: [(code, label, count)] for every code of a vocabulary, zero included."""
     counts = dict(queryset.order_by().values_list(field).annotate(n=Count("pk")).values_list(field, "n"))
     return [(code, label, counts.get(code, 0)) for code, label in choices]
 
 
-def count_by_status(queryset, today=None):
+def count_by_status(queryset: QuerySet[Any], today: date | None = None) -> list[Row]:
     """One query: [(code, label, count)] by status as readers see it (stale active statuses count as unknown),
     with NOT_RECORDED for trials whose status is not recorded."""
     counts = dict(
@@ -42,7 +50,7 @@ def count_by_status(queryset, today=None):
 # --- Facets -----------------------------------------------------------------------------------
 
 
-def facet_counts(filterset):
+def facet_counts(filterset: TrialFilter) -> list[Facet]:
     """The options of every filter with the number of matching trials, each counted over the list filtered by
     the other parameters (as faceted search does). Queries: one per facet (nine), whatever the data size.
 
@@ -52,16 +60,16 @@ def facet_counts(filterset):
     cleaned = getattr(filterset.form, "cleaned_data", {})
     published = Trial.objects.published()
 
-    def others(name):
+    def others(name: str) -> QuerySet[Any]:
         return filterset.filter_queryset(published, exclude={name}) if cleaned else published
 
-    def selected(name):
+    def selected(name: str) -> set[str]:
         if name in cleaned:
             return set(cleaned[name])
         # The raw values of an invalid parameter: no option holds a NUL character (nor may a PostgreSQL query).
         return {v for v in filterset.form[name].value() or [] if "\x00" not in v} if filterset.is_bound else set()
 
-    def options(name, rows):
+    def options(name: str, rows: Iterable[Row]) -> list[dict[str, Any]]:
         chosen = selected(name)
         return [
             {"value": value, "label": label, "count": count, "selected": value in chosen}
@@ -81,15 +89,15 @@ def facet_counts(filterset):
     facets.append(("status", count_by_status(others("status"), filterset.today)))
     facets.append(("phase", count_by(others("phase"), "phase", Phase.choices)))
 
-    terms = DiabetesTypeTerm.objects.annotate(n=Count("trials", filter=Q(trials__in=others("diabetes_type")))).order_by(
+    types = DiabetesTypeTerm.objects.annotate(n=Count("trials", filter=Q(trials__in=others("diabetes_type")))).order_by(
         "position"
     )
-    facets.append(("diabetes_type", [(t.code, t.label, t.n) for t in terms]))
+    facets.append(("diabetes_type", [(t.code, t.label, t.n) for t in types]))
 
     facets.append(("cell_source", count_by(others("cell_source"), "cell_source", CellSource.choices)))
 
-    terms = RouteTerm.objects.annotate(n=Count("trials", filter=Q(trials__in=others("route")))).order_by("position")
-    facets.append(("route", [(t.code, t.label, t.n) for t in terms]))
+    routes = RouteTerm.objects.annotate(n=Count("trials", filter=Q(trials__in=others("route")))).order_by("position")
+    facets.append(("route", [(t.code, t.label, t.n) for t in routes]))
 
     # Countries no trial has are left out by options(), not by a HAVING clause, which would count twice.
     countries = Country.objects.annotate(n=Count("trials", filter=Q(trials__in=others("country")))).order_by("name")
@@ -123,12 +131,12 @@ def facet_counts(filterset):
 COUNTS_CACHE_SECONDS = 300
 
 
-def latest(model, field):
+def latest(model: type[Model], field: str) -> Subquery:
     """A subquery: the largest `field` of `model` (an index lookup)."""
     return Subquery(model._default_manager.order_by(f"-{field}").values(field)[:1])
 
 
-def data_version():
+def data_version() -> str:
     """One query, index lookups only: a value that changes whenever the published lists' counts may (see above):
     the largest trial id and updated_at, and the last history record of trials, mechanism links and registry
     identifiers. Changes made without the ORM (raw SQL, queryset.update()) are not seen."""
@@ -146,7 +154,7 @@ def data_version():
     return repr(version)
 
 
-def cached_counts(name, key, compute):
+def cached_counts(name: str, key: Any, compute: Callable[[], T]) -> T:
     """`compute()`, or its value cached under (`name`, `key`, today, the data version) if counted already.
 
     One query (the data version) when cached. The value must be picklable (lists, dicts, model instances)."""
@@ -159,7 +167,7 @@ def cached_counts(name, key, compute):
     return value
 
 
-def list_counts(filterset, queryset):
+def list_counts(filterset: TrialFilter, queryset: QuerySet[Any] | None) -> tuple[list[Facet], int | None]:
     """(facets, total): `facet_counts(filterset)` and the number of trials in `queryset` (None when the filterset
     is invalid, which is counted but never cached). Queries: 1 when cached (the data version), 11 otherwise."""
     if queryset is None:

@@ -3,15 +3,18 @@
 (migration 0006); elsewhere every word must appear in one of the fields.
 """
 
-from django.db.models import BooleanField, Exists, Expression, F, OuterRef, Subquery
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db.models import BooleanField, Exists, Expression, F, OuterRef, QuerySet, Subquery
+from django.db.models.expressions import CombinedExpression
 
 from trials.models import RegistryIdentifier
 
 
-def search_vector():
+def search_vector() -> CombinedExpression:
     """What PostgreSQL's search reads: Trial.search_document holds this, kept by a trigger (migration 0005)."""
-    from django.contrib.postgres.search import SearchVector
-
     return (
         SearchVector("brief_title", "acronym", weight="A", config="english")
         + SearchVector("official_title", "product_name", weight="B", config="english")
@@ -20,13 +23,11 @@ def search_vector():
     )
 
 
-def search_query(text):
-    from django.contrib.postgres.search import SearchQuery
-
+def search_query(text: str) -> SearchQuery:
     return SearchQuery(text, search_type="websearch", config="english")
 
 
-def identifier_matches(text, lookup="icontains"):
+def identifier_matches(text: str, lookup: str = "icontains") -> Exists:
     return Exists(RegistryIdentifier.objects.filter(trial=OuterRef("pk"), **{f"value__{lookup}": text}))
 
 
@@ -38,17 +39,17 @@ class PkInArray(Expression):
     output_field = BooleanField()
     conditional = True
 
-    def __init__(self, queryset):
+    def __init__(self, queryset: QuerySet[Any]) -> None:
         super().__init__()
         self.pk, self.subquery = F("pk"), Subquery(queryset)
 
-    def get_source_expressions(self):
+    def get_source_expressions(self) -> list[Any]:
         return [self.pk, self.subquery]
 
-    def set_source_expressions(self, expressions):
+    def set_source_expressions(self, expressions: Sequence[Any]) -> None:
         self.pk, self.subquery = expressions
 
-    def as_sql(self, compiler, connection):
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
         pk_sql, pk_params = compiler.compile(self.pk)
         subquery_sql, subquery_params = compiler.compile(self.subquery)
         return f"{pk_sql} = ANY(ARRAY{subquery_sql})", (*pk_params, *subquery_params)
@@ -57,5 +58,5 @@ class PkInArray(Expression):
 SEARCH_FIELDS = ["brief_title", "official_title", "acronym", "summary", "product_name", "sponsor"]
 
 
-def search_words(text):
+def search_words(text: str) -> list[str]:
     return [word for word in (part.strip("\"'()") for part in text.split()) if word and word != "-"]

@@ -4,6 +4,8 @@ export. tests/test_models.py holds a test that both forms agree.
 """
 
 from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
 
 from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.utils import timezone
@@ -20,7 +22,7 @@ ACTIVE_STATUSES = frozenset(
     }
 )
 
-STATUS_EXPLANATIONS = {
+STATUS_EXPLANATIONS: dict[str, str] = {
     OverallStatus.NOT_YET_RECRUITING: "The trial has not started taking participants yet.",
     OverallStatus.RECRUITING: "The trial is taking participants now.",
     OverallStatus.ENROLLING_BY_INVITATION: "Participants are chosen by invitation only; no open enrolment.",
@@ -37,12 +39,20 @@ STATUS_STALE_AFTER_YEARS = 2  # an "active" status not confirmed for longer is s
 REVIEW_STALE_AFTER_YEARS = 1  # a record not reviewed for longer is flagged for curators
 
 
-def years_before(day, years):
+def years_before(day: date, years: int) -> date:
     """The same calendar day `years` earlier (28 February for a 29 February)."""
     try:
         return day.replace(year=day.year - years)
     except ValueError:
         return day.replace(year=day.year - years, day=28)
+
+
+class StatusFacts(Protocol):
+    """What the rule reads of a trial: a Trial, or a row of the export."""
+
+    overall_status: str
+    status_confirmed_on: date | None
+    last_reviewed_on: date | None
 
 
 @dataclass(frozen=True)
@@ -60,16 +70,16 @@ class StatusDisplay:
     code: str  # the status code shown: the stored one, UNKNOWN when the rule applies, "" when not recorded
     label: str
     explanation: str
-    confirmed_on: object  # date or None
+    confirmed_on: date | None
     status_stale: bool
     record_stale: bool
 
     @property
-    def may_be_out_of_date(self):
+    def may_be_out_of_date(self) -> bool:
         return self.status_stale or self.record_stale
 
     @classmethod
-    def for_trial(cls, trial, today=None):
+    def for_trial(cls, trial: StatusFacts, today: date | None = None) -> "StatusDisplay":
         today = today or timezone.localdate()
         confirmed = trial.status_confirmed_on
         record_stale = trial.last_reviewed_on is None or trial.last_reviewed_on < years_before(
@@ -94,7 +104,7 @@ class StatusDisplay:
         return cls(status, OverallStatus(status).label, STATUS_EXPLANATIONS[status], confirmed, False, record_stale)
 
 
-def status_stale_q(today=None):
+def status_stale_q(today: date | None = None) -> Q:
     """SQL form of the staleness rule: trials whose active status is shown as unknown (see StatusDisplay)."""
     today = today or timezone.localdate()
     cutoff = years_before(today, STATUS_STALE_AFTER_YEARS)
@@ -103,7 +113,7 @@ def status_stale_q(today=None):
     )
 
 
-def record_stale_q(today=None):
+def record_stale_q(today: date | None = None) -> Q:
     """SQL form of the review rule: records not reviewed for over 12 months, or never."""
     today = today or timezone.localdate()
     cutoff = years_before(today, REVIEW_STALE_AFTER_YEARS)
@@ -114,12 +124,12 @@ NOT_RECORDED = "NOT_RECORDED"  # the status filter's value for trials with no st
 STATUS_CHOICES = [*OverallStatus.choices, (NOT_RECORDED, "Status not recorded")]
 
 
-def shown_status(today=None):
+def shown_status(today: date | None = None) -> Case:
     """An expression: the status code readers see (UNKNOWN for a stale active status, '' when not recorded)."""
     return Case(When(status_stale_q(today), then=Value(OverallStatus.UNKNOWN)), default=F("overall_status"))
 
 
-def status_rank():
+def status_rank() -> Case:
     """Order of statuses as shown: the vocabulary's order, 'not recorded' last."""
     ranks = [When(shown=code, then=Value(rank)) for rank, code in enumerate(OverallStatus.values)]
     return Case(*ranks, default=Value(len(ranks)), output_field=IntegerField())

@@ -7,6 +7,7 @@ an identifier that does not fit.
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import models
@@ -41,7 +42,7 @@ class Phase(models.TextChoices):
     NA = "NA", "Not applicable"
 
 
-PHASE_ORDER = {code: position for position, code in enumerate(Phase.values)}
+PHASE_ORDER: dict[str, int] = {code: position for position, code in enumerate(Phase.values)}
 
 
 class StudyType(models.TextChoices):
@@ -135,7 +136,7 @@ class DateType(models.TextChoices):
 
 # The trial's three dates that carry a precision (`<name>_precision`) and a type (`<name>_type`), in the order they
 # must follow, with their name in words for messages.
-PRECISE_DATES = {
+PRECISE_DATES: dict[str, str] = {
     "start_date": "start",
     "primary_completion_date": "primary completion",
     "completion_date": "completion",
@@ -182,13 +183,13 @@ class IdentifierFormat:
     example: str
     url: str = ""  # the public record, with {id}
 
-    def matches(self, value):
+    def matches(self, value: str) -> bool:
         return re.fullmatch(self.pattern, value, flags=re.IGNORECASE) is not None
 
 
 WHO_ICTRP = "https://trialsearch.who.int/Trial2.aspx?TrialID={id}"
 
-IDENTIFIER_FORMATS = {
+IDENTIFIER_FORMATS: dict[str, IdentifierFormat] = {
     Registry.CTGOV: IdentifierFormat(
         r"NCT\d{8}", "NCT followed by 8 digits", "NCT04786262", "https://clinicaltrials.gov/study/{id}"
     ),
@@ -235,10 +236,13 @@ IDENTIFIER_FORMATS = {
 }
 
 # Registries whose identifiers mix cases: (prefix as written, how the rest is written).
-MIXED_CASE = {Registry.CHICTR: ("ChiCTR", str.upper), Registry.JRCT: ("jRCT", str.lower)}
+MIXED_CASE: dict[str, tuple[str, Callable[[str], str]]] = {
+    Registry.CHICTR: ("ChiCTR", str.upper),
+    Registry.JRCT: ("jRCT", str.lower),
+}
 
 
-def normalize_identifier(registry, value):
+def normalize_identifier(registry: str, value: str | None) -> str:
     """The canonical spelling of an identifier: trimmed, in the registry's own case."""
     value = (value or "").strip()
     if registry in MIXED_CASE:
@@ -251,7 +255,7 @@ def normalize_identifier(registry, value):
     return value.upper()
 
 
-def identifier_error(registry, value):
+def identifier_error(registry: str, value: str) -> str | None:
     """The message for an identifier that does not fit its registry's format, or None when it fits."""
     fmt = IDENTIFIER_FORMATS.get(registry)
     if fmt is None:

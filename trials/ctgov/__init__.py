@@ -7,6 +7,11 @@ curated trials, fetch them. No database writes here: those live in trials/action
 - `client`: the HTTP client, its retries and its rate limiter.
 """
 
+from typing import Any
+
+Study = dict[str, Any]  # one study of the API v2 JSON (a module of it too: a JSON object)
+Record = dict[str, Any]  # a record of the registry's data format (trials/data/README.md)
+
 
 class CtgovError(Exception):
     """A study record that cannot be read or mapped, or a fetch that failed. The message says why."""

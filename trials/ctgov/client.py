@@ -5,8 +5,10 @@ a rate limiter under the API's ~50 requests per minute per IP.
 import json
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote
 from urllib.request import Request, urlopen
@@ -17,7 +19,7 @@ from trials.ctgov import CtgovError
 from trials.ctgov.reading import normalize_nct_id, study_nct_id, study_shape_error
 
 
-def api_url():
+def api_url() -> str:
     """The API's base URL: the CTGOV_API_URL setting, whose default is in config/settings.py (tests point it at
     a local server)."""
     return settings.CTGOV_API_URL.rstrip("/")
@@ -26,7 +28,7 @@ def api_url():
 class FetchError(CtgovError):
     """A fetch that failed. `kind`: not_found, rate_limited, server, timeout, unreachable or bad_response."""
 
-    def __init__(self, message, kind):
+    def __init__(self, message: str, kind: str) -> None:
         super().__init__(message)
         self.kind = kind
 
@@ -35,7 +37,14 @@ class RateLimiter:
     """A token bucket: bursts of `burst` requests, then `per_minute` a minute (so never more than
     burst + per_minute in any minute). Thread-safe; the clock and sleep are injectable for tests."""
 
-    def __init__(self, per_minute=40, burst=5, *, clock=time.monotonic, sleep=time.sleep):
+    def __init__(
+        self,
+        per_minute: float = 40,
+        burst: int = 5,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.interval = 60.0 / per_minute
         self.burst = burst
         self.clock = clock
@@ -45,7 +54,7 @@ class RateLimiter:
         self._blocked_until = 0.0
         self._lock = threading.Lock()
 
-    def acquire(self, deadline=None):
+    def acquire(self, deadline: float | None = None) -> None:
         """Wait for a slot. Raises FetchError when the wait would pass `deadline` (a clock time)."""
         with self._lock:
             now = self.clock()
@@ -65,7 +74,7 @@ class RateLimiter:
                 self._updated = now
             self._tokens = max(self._tokens - 1, 0.0)
 
-    def block_for(self, seconds):
+    def block_for(self, seconds: float) -> None:
         """The server asked us to wait (429): no request leaves before then."""
         with self._lock:
             self._blocked_until = max(self._blocked_until, self.clock() + seconds)
@@ -75,7 +84,7 @@ class RateLimiter:
 LIMITER = RateLimiter()
 
 
-def retry_after_seconds(value, now=None):
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds asked for by a Retry-After header (seconds or an HTTP date), or None."""
     if not value:
         return None
@@ -102,18 +111,18 @@ class CtgovClient:
 
     def __init__(
         self,
-        base_url=None,
+        base_url: str | None = None,
         *,
-        timeout=15.0,
-        retries=3,
-        backoff=2.0,
-        max_wait=120.0,
-        deadline=None,
-        limiter=None,
-        clock=time.monotonic,
-        sleep=time.sleep,
-        opener=urlopen,
-    ):
+        timeout: float = 15.0,
+        retries: int = 3,
+        backoff: float = 2.0,
+        max_wait: float = 120.0,
+        deadline: float | None = None,
+        limiter: RateLimiter | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        opener: Callable[..., Any] = urlopen,
+    ) -> None:
         self.base_url = (base_url or api_url()).rstrip("/")
         self.timeout = timeout
         self.retries = retries
@@ -126,14 +135,14 @@ class CtgovClient:
         self.opener = opener
 
     @classmethod
-    def for_web_request(cls, **kwargs):
+    def for_web_request(cls, **kwargs: Any) -> "CtgovClient":
         """A client for an admin page: short timeouts, one retry, never more than a few seconds."""
         return cls(**{"timeout": 3.0, "retries": 1, "backoff": 1.0, "max_wait": 3.0, "deadline": 6.0, **kwargs})
 
-    def study_url(self, nct_id):
+    def study_url(self, nct_id: str) -> str:
         return f"{self.base_url}/studies/{quote(nct_id)}?format=json"
 
-    def fetch_study(self, nct_id):
+    def fetch_study(self, nct_id: str) -> dict[str, Any]:
         """The study record (a dict) of one NCT number. Raises CtgovError / FetchError with a clear message."""
         nct_id = normalize_nct_id(nct_id)
         url = self.study_url(nct_id)
@@ -188,7 +197,7 @@ class CtgovClient:
         kind = "rate_limited" if "429" in problem else "timeout" if "timeout" in problem else "server"
         raise FetchError(f"{nct_id}: {problem}; gave up after {attempt + 1} attempt(s).", kind)
 
-    def _parse(self, nct_id, body):
+    def _parse(self, nct_id: str, body: bytes) -> dict[str, Any]:
         if len(body) > MAX_BODY:
             raise FetchError(f"{nct_id}: the answer is larger than {MAX_BODY // 1_000_000} MB.", "bad_response")
         try:
@@ -205,5 +214,5 @@ class CtgovClient:
 MAX_BODY = 10_000_000
 
 
-def user_agent():
+def user_agent() -> str:
     return f"stem-cell-diabetes-registry (+{getattr(settings, 'SITE_URL', '')})"

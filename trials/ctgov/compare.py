@@ -3,8 +3,9 @@ No database writes: the caller saves (trials/actions/registry_updates.py).
 """
 
 from datetime import date
+from typing import Any
 
-from trials.ctgov import CtgovError
+from trials.ctgov import CtgovError, Record
 from trials.models import Trial
 from trials.vocabularies import (
     PRECISE_DATES,
@@ -45,13 +46,14 @@ CODED_FIELDS = {
 }
 
 
-def field_label(name):
-    return str(Trial._meta.get_field(name).verbose_name)
+def field_label(name: str) -> str:
+    field = Trial._meta.get_field(name)
+    return str(getattr(field, "verbose_name", name))
 
 
-def current_values(trial):
+def current_values(trial: Trial) -> dict[str, Any]:
     """The trial's values of COMPARED_FIELDS, in the registry's data format. Queries its countries once."""
-    values = {}
+    values: dict[str, Any] = {}
     for name in COMPARED_FIELDS:
         if name == "collaborators":
             values[name] = [line.strip() for line in trial.collaborators.splitlines() if line.strip()]
@@ -75,7 +77,7 @@ def current_values(trial):
     return values
 
 
-def registry_changes(trial, record):
+def registry_changes(trial: Trial, record: Record) -> dict[str, dict[str, Any]]:
     """{field: {"old": trial's value, "new": registry's value}} where the registry's record differs.
 
     The registry never erases: a fact the record does not give is not proposed. A status-verified date
@@ -84,7 +86,8 @@ def registry_changes(trial, record):
     current = current_values(trial)
     changes = {}
     for name in COMPARED_FIELDS:
-        new, old = record.get(name), current[name]
+        new: Any = record.get(name)
+        old = current[name]
         if new in (None, "", []):
             continue
         if name == "countries":
@@ -96,7 +99,7 @@ def registry_changes(trial, record):
     return changes
 
 
-def apply_registry_values(trial, values):
+def apply_registry_values(trial: Trial, values: dict[str, Any]) -> list[str] | None:
     """Set registry values (data format, e.g. from a RegistryUpdate) on the trial, without saving.
 
     Countries are many-to-many: returned, for the caller to set after saving.
@@ -121,7 +124,7 @@ def apply_registry_values(trial, values):
     return countries
 
 
-def display_value(name, value):
+def display_value(name: str, value: Any) -> str:
     """A value of a compared field in words, for curators."""
     if value in (None, "", []):
         return "—"

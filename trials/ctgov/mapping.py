@@ -6,10 +6,12 @@
 import re
 import unicodedata
 from datetime import date
+from typing import Any
 
+from django.db.models import TextChoices
 from django.utils import timezone
 
-from trials.ctgov import CtgovError
+from trials.ctgov import CtgovError, Record, Study
 from trials.ctgov.reading import STUDY_URL, normalize_nct_id, study_shape_error
 from trials.models import Country
 from trials.vocabularies import (
@@ -49,7 +51,7 @@ PHASES = {
     ("PHASE2", "PHASE3"): Phase.PHASE2_PHASE3,
 }
 # Secondary identifier types that name their registry outright.
-SECONDARY_ID_TYPES = {"EUDRACT_NUMBER": Registry.EUDRACT, "CTIS": Registry.EUCT}
+SECONDARY_ID_TYPES: dict[str, str] = {"EUDRACT_NUMBER": Registry.EUDRACT, "CTIS": Registry.EUCT}
 # Registries recognised by the format of a secondary identifier (OTHER matches anything: left out).
 RECOGNISED_REGISTRIES = [r for r in IDENTIFIER_FORMATS if r not in (Registry.CTGOV, Registry.OTHER)]
 
@@ -88,13 +90,13 @@ LEFT_FOR_CURATORS = (
 )
 
 
-def _fold(text):
+def _fold(text: str) -> str:
     """Lower case, accents and punctuation removed: for matching names."""
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "", text.lower())
 
 
-def country_lookup():
+def country_lookup() -> dict[str, str]:
     """{folded name: ISO code} for ClinicalTrials.gov's country names. One query."""
     lookup = {_fold(name): code for code, name in Country.objects.values_list("code", "name")}
     lookup.update({_fold(alias): code for alias, code in COUNTRY_ALIASES.items()})
@@ -115,7 +117,7 @@ _OTHER = re.compile(
 _PREDIABETES = re.compile(r"pre[\s-]*diabet", re.I)
 
 
-def diabetes_types(conditions):
+def diabetes_types(conditions: list[str]) -> tuple[list[str], list[str]]:
     """(types, unrecognised): the DiabetesType codes the conditions name, and the conditions that
     mention diabetes without saying which type (left for the curator). Never guesses."""
     found, unrecognised = set(), []
@@ -139,7 +141,7 @@ def diabetes_types(conditions):
     return [code for code in DiabetesType.values if code in found], unrecognised
 
 
-def _module(protocol, name, notes):
+def _module(protocol: Study, name: str, notes: list[str]) -> Study:
     module = protocol.get(name)
     if module is None:
         notes.append(f"The record has no {name}.")
@@ -149,7 +151,7 @@ def _module(protocol, name, notes):
     return module
 
 
-def _text(value, what):
+def _text(value: object, what: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -157,7 +159,7 @@ def _text(value, what):
     return value.strip()
 
 
-def _code(value, vocabulary, what):
+def _code(value: object, vocabulary: type[TextChoices], what: str) -> str:
     """A vocabulary code from the record: '' when absent; CtgovError naming the value when unknown."""
     value = _text(value, what)
     if value and value not in vocabulary.values:
@@ -165,7 +167,7 @@ def _code(value, vocabulary, what):
     return value
 
 
-def parse_partial_date(value, what):
+def parse_partial_date(value: object, what: str) -> tuple[date, str]:
     """'2021', '2021-03' or '2021-03-29' → (date of the first day, precision). CtgovError otherwise."""
     value = _text(value, what)
     for pattern, precision, fill in (
@@ -181,7 +183,7 @@ def parse_partial_date(value, what):
     raise CtgovError(f"{what} {value!r} is not a date (YYYY, YYYY-MM or YYYY-MM-DD).")
 
 
-def _precise_date(struct, what):
+def _precise_date(struct: object, what: str) -> dict[str, str] | None:
     if not struct:
         return None
     if not isinstance(struct, dict):
@@ -196,13 +198,13 @@ def _precise_date(struct, what):
     }
 
 
-def _secondary_identifiers(identification, nct_id, notes):
+def _secondary_identifiers(identification: Study, nct_id: str, notes: list[str]) -> list[dict[str, Any]]:
     identifiers, others = [], []
     for info in identification.get("secondaryIdInfos") or []:
         if not isinstance(info, dict) or not info.get("id"):
             continue
         value = str(info["id"]).strip()
-        registry = SECONDARY_ID_TYPES.get(info.get("type"))
+        registry: str | None = SECONDARY_ID_TYPES.get(str(info.get("type")))
         if registry is None:
             matching = [r for r in RECOGNISED_REGISTRIES if IDENTIFIER_FORMATS[r].matches(value)]
             registry = matching[0] if len(matching) == 1 else None
@@ -219,7 +221,7 @@ def _secondary_identifiers(identification, nct_id, notes):
     return identifiers
 
 
-def _interventions(module):
+def _interventions(module: Study) -> tuple[str, str]:
     """(product name, notes listing every intervention as registered)."""
     interventions = [i for i in module.get("interventions") or [] if isinstance(i, dict) and i.get("name")]
     lines = []
@@ -245,7 +247,7 @@ def _interventions(module):
     return product, notes
 
 
-def _publications(module, notes):
+def _publications(module: Study, notes: list[str]) -> list[dict[str, Any]]:
     publications, background = [], []
     for reference in module.get("references") or []:
         if not isinstance(reference, dict):
@@ -277,7 +279,7 @@ def _publications(module, notes):
     return publications
 
 
-def _sponsors(module, notes):
+def _sponsors(module: Study, notes: list[str]) -> dict[str, Any]:
     """sponsorCollaboratorsModule: the lead sponsor, its class and the collaborators."""
     lead = module.get("leadSponsor") or {}
     sponsor_class = _text(lead.get("class"), "sponsor class")
@@ -293,7 +295,7 @@ def _sponsors(module, notes):
     }
 
 
-def _status(module, notes):
+def _status(module: Study, notes: list[str]) -> dict[str, Any]:
     """statusModule: the overall status (and the last known one behind UNKNOWN), when it was verified, the three
     dates with their precision and type, and when the registry last updated the record (for the source)."""
     overall_status = _text(module.get("overallStatus"), "overallStatus")
@@ -322,7 +324,7 @@ def _status(module, notes):
     }
 
 
-def _last_updated(module):
+def _last_updated(module: Study) -> tuple[str, str | None, str]:
     """statusModule's lastUpdatePostDate: (as written, ISO date when it gives a day, notes when it does not)."""
     updated = (module.get("lastUpdatePostDateStruct") or {}).get("date") or ""
     if not updated:
@@ -333,7 +335,7 @@ def _last_updated(module):
     return updated, None, f"last updated {updated}"
 
 
-def _design(module):
+def _design(module: Study) -> dict[str, Any]:
     """designModule: study type, phase (a combination such as ["PHASE1", "PHASE2"] is one phase), enrollment."""
     phases = module.get("phases") or []
     if not isinstance(phases, list):
@@ -353,7 +355,7 @@ def _design(module):
     }
 
 
-def _conditions(module, notes):
+def _conditions(module: Study, notes: list[str]) -> tuple[list[str], list[str]]:
     """conditionsModule: (the conditions as registered, the diabetes types they name)."""
     conditions = [str(c) for c in module.get("conditions") or []]
     types, unrecognised = diabetes_types(conditions)
@@ -362,7 +364,7 @@ def _conditions(module, notes):
     return conditions, types
 
 
-def _countries(module, countries, notes):
+def _countries(module: Study, countries: dict[str, str], notes: list[str]) -> list[str]:
     """contactsLocationsModule: the ISO codes of the sites' countries (`countries` is a `country_lookup()`)."""
     codes, unknown = set(), []
     for location in module.get("locations") or []:
@@ -378,7 +380,7 @@ def _countries(module, countries, notes):
     return sorted(codes)
 
 
-def _population(conditions, eligibility):
+def _population(conditions: list[str], eligibility: Study) -> str:
     """conditionsModule and eligibilityModule: who takes part, in words, for the population notes."""
     population = []
     if conditions:
@@ -398,7 +400,7 @@ def _population(conditions, eligibility):
     return " ".join(population)
 
 
-def study_to_record(study, *, countries=None, today=None):
+def study_to_record(study: Study, *, countries: dict[str, str] | None = None, today: date | None = None) -> Record:
     """One API v2 study as a record of the registry's data format: a draft for `create_trial`.
 
     Copies what the registry says, one API module at a time (a function each, above); leaves to curators what it
@@ -410,7 +412,7 @@ def study_to_record(study, *, countries=None, today=None):
         raise CtgovError(problem)
     today = today or timezone.localdate()
     countries = country_lookup() if countries is None else countries
-    notes = []
+    notes: list[str] = []
     protocol = study["protocolSection"]
     identification = protocol["identificationModule"]
     nct_id = normalize_nct_id(_text(identification.get("nctId"), "nctId"))

@@ -3,13 +3,13 @@
 import json
 import re
 
-from trials.ctgov import CtgovError
+from trials.ctgov import CtgovError, Study
 
 STUDY_URL = "https://clinicaltrials.gov/study/{id}"
 NCT_PATTERN = re.compile(r"NCT\d{8}")
 
 
-def normalize_nct_id(value):
+def normalize_nct_id(value: str | None) -> str:
     """An NCT number in canonical form, or CtgovError when it is not one."""
     value = (value or "").strip().upper()
     if not NCT_PATTERN.fullmatch(value):
@@ -17,7 +17,7 @@ def normalize_nct_id(value):
     return value
 
 
-def read_studies(text, label):
+def read_studies(text: str | bytes, label: str) -> list[tuple[str, Study | CtgovError]]:
     """The studies of a JSON document: [(label, study or CtgovError)], one per study.
 
     A document is one study record or a page {"studies": [...]}. Raises CtgovError when the whole
@@ -35,7 +35,7 @@ def read_studies(text, label):
             f"{label}: malformed JSON ({error.msg} at line {error.lineno}, column {error.colno})."
         ) from None
     if isinstance(data, dict) and isinstance(data.get("studies"), list):
-        items = []
+        items: list[tuple[str, Study | CtgovError]] = []
         for position, study in enumerate(data["studies"], start=1):
             item_label = f"{label}, study {position}"
             if problem := study_shape_error(study):
@@ -48,7 +48,7 @@ def read_studies(text, label):
     return [(label, data)]
 
 
-def study_shape_error(study):
+def study_shape_error(study: object) -> str | None:
     """Why `study` is not an API v2 study record, or None."""
     if not isinstance(study, dict):
         return "not a ClinicalTrials.gov study: expected a JSON object with a protocolSection."
@@ -60,7 +60,7 @@ def study_shape_error(study):
     return None
 
 
-def study_nct_id(study):
+def study_nct_id(study: Study) -> str:
     """The study's NCT number as written, or '' (never raises)."""
     try:
         return str(study["protocolSection"]["identificationModule"]["nctId"]).strip()
