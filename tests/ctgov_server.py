@@ -10,6 +10,7 @@ or a delay longer than the client's timeout.
 """
 
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -95,3 +96,46 @@ class CtgovServer:
                 pass  # quiet tests
 
         return Handler
+
+
+class SilentServer:
+    """An API that accepts connections and never answers (a hung server), on 127.0.0.1: for deadlines.
+
+    with SilentServer() as server:
+        CtgovClient(server.url).fetch_study("NCT00763412")  # waits for its timeout
+    """
+
+    def __init__(self):
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self._listener.settimeout(0.1)
+        self.connections = []  # held open, never read from nor written to
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    @property
+    def url(self):
+        host, port = self._listener.getsockname()[:2]
+        return f"http://{host}:{port}/api/v2"
+
+    def _accept(self):
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections.append(connection)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+        for connection in self.connections:
+            connection.close()

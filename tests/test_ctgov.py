@@ -61,7 +61,8 @@ def test_every_record_imports_to_a_valid_draft():
         assert "Left for the curator: the mechanisms" in trial.curator_notes
         assert trial.sources.get().url == f"https://clinicaltrials.gov/study/{trial.slug.upper()}"
     assert not Trial.objects.published().exists()
-    assert str(summary) == "5 draft(s) created, 0 registry update(s) recorded, 0 unchanged, 0 failed"
+    # Four of the five real records are about other diseases: each is imported with a warning.
+    assert str(summary) == "5 draft(s) created, 0 registry update(s) recorded, 0 unchanged, 0 failed, 4 warning(s)"
 
 
 def test_a_diabetes_record_field_by_field():
@@ -619,20 +620,31 @@ def test_retry_after_as_an_http_date():
 # --- Commands ----------------------------------------------------------------------------------
 
 
-def test_import_command_prints_one_summary_line_and_the_errors(tmp_path):
+def test_import_command_prints_each_record_then_a_summary_and_fails_if_any_failed(tmp_path):
     (tmp_path / "bad.json").write_text("{")
     out, err = io.StringIO(), io.StringIO()
-    call_command("import_ctgov", *map(str, FILES), str(tmp_path / "bad.json"), stdout=out, stderr=err)
-    assert out.getvalue() == (
-        "ClinicalTrials.gov import: 5 draft(s) created, 0 registry update(s) recorded, 0 unchanged, 1 failed\n"
+    with pytest.raises(CommandError, match=r"1 of 6 record\(s\) failed \(see above\)"):
+        call_command("import_ctgov", *map(str, FILES), str(tmp_path / "bad.json"), stdout=out, stderr=err)
+    lines = out.getvalue().splitlines()
+    assert lines[:5] == [f"{path.name}: created the draft {path.stem}" for path in FILES]
+    assert sum(line.startswith("Warning: ") for line in lines) == 4
+    assert lines[-1] == (
+        "ClinicalTrials.gov import: 5 draft(s) created, 0 registry update(s) recorded, 0 unchanged, 1 failed, "
+        "4 warning(s)"
     )
     assert err.getvalue().startswith("bad.json: malformed JSON")
 
 
 def test_import_command_fails_when_nothing_could_be_imported(tmp_path):
     (tmp_path / "bad.json").write_text("{")
-    with pytest.raises(CommandError, match="No record could be imported"):
+    with pytest.raises(CommandError, match=r"1 of 1 record\(s\) failed"):
         call_command("import_ctgov", str(tmp_path / "bad.json"), stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_import_command_succeeds_when_every_record_imports():
+    out = io.StringIO()
+    call_command("import_ctgov", str(DATA / "NCT00763412.json"), stdout=out, stderr=io.StringIO())
+    assert out.getvalue().endswith("1 draft(s) created, 0 registry update(s) recorded, 0 unchanged, 0 failed\n")
 
 
 def test_check_command_records_updates_for_published_trials(server, monkeypatch):
@@ -788,3 +800,136 @@ def test_trial_list_links_to_the_import(client, curator):
     client.force_login(curator)
     content = client.get(reverse("admin:trials_trial_changelist")).content.decode()
     assert reverse("admin:trials_registryupdate_import") in content
+
+
+# --- Imports that say what happened ----------------------------------------------------------------
+
+
+def test_a_file_named_after_another_nct_number_is_reported(tmp_path):
+    (tmp_path / "NCT04786262.json").write_bytes((DATA / "NCT00763412.json").read_bytes())
+    summary = actions.import_ctgov_files([tmp_path / "NCT04786262.json"])
+    (trial,) = summary.created
+    assert trial.slug == "nct00763412"
+    assert summary.warnings == [
+        "NCT04786262.json (NCT00763412): the file's name says NCT04786262 but it holds the record of NCT00763412."
+    ]
+    assert "- the file's name says NCT04786262 but it holds the record of NCT00763412." in trial.curator_notes
+
+
+def test_a_file_named_after_its_own_nct_number_says_nothing_of_it():
+    summary = actions.import_ctgov_files([DATA / "NCT00763412.json"])
+    assert summary.warnings == []
+
+
+V1_FULL = {
+    "FullStudiesResponse": {
+        "APIVrs": "1.01.05",
+        "FullStudies": [{"Rank": 1, "Study": {"ProtocolSection": {"IdentificationModule": {"NCTId": "NCT00763412"}}}}],
+    }
+}
+V1_FIELDS = {"StudyFieldsResponse": {"StudyFields": [{"Rank": 1, "NCTId": ["NCT00973089"], "BriefTitle": ["x"]}]}}
+XML = b"""<?xml version="1.0" encoding="UTF-8"?>
+<clinical_study rank="1">
+  <id_info><org_study_id>05-1109</org_study_id><nct_id>NCT00763412</nct_id></id_info>
+  <brief_title>Pilot and Feasibility Study</brief_title>
+</clinical_study>
+"""
+
+
+@pytest.mark.parametrize(
+    "name, data, message",
+    [
+        (
+            "full.json",
+            json.dumps(V1_FULL).encode(),
+            "full.json: this is the old ClinicalTrials.gov API v1 JSON (FullStudiesResponse), retired in 2024, which "
+            "the registry does not read; download the study's API v2 JSON from "
+            "https://clinicaltrials.gov/api/v2/studies/NCT00763412 and import that file.",
+        ),
+        (
+            "fields.json",
+            json.dumps(V1_FIELDS).encode(),
+            "fields.json: this is the old ClinicalTrials.gov API v1 JSON (StudyFieldsResponse), retired in 2024, "
+            "which the registry does not read; download the study's API v2 JSON from "
+            "https://clinicaltrials.gov/api/v2/studies/NCT00973089 and import that file.",
+        ),
+        (
+            "NCT00763412.xml",
+            XML,
+            "NCT00763412.xml: this is ClinicalTrials.gov's legacy XML (<clinical_study>), which the registry does not "
+            "read; download the study's API v2 JSON from https://clinicaltrials.gov/api/v2/studies/NCT00763412 and "
+            "import that file.",
+        ),
+        (
+            "study.xml",
+            XML.replace(b"<nct_id>NCT00763412</nct_id>", b""),
+            "study.xml: this is ClinicalTrials.gov's legacy XML (<clinical_study>), which the registry does not "
+            "read; download the study's API v2 JSON from https://clinicaltrials.gov/api/v2/studies/NCTxxxxxxxx "
+            "(its NCT number) and import that file.",
+        ),
+        ("page.html", b"<!DOCTYPE html><html></html>", "page.html: XML or HTML, not JSON; expected"),
+    ],
+    ids=["v1-full-studies", "v1-study-fields", "legacy-xml", "legacy-xml-without-number", "html"],
+)
+def test_older_formats_are_refused_with_what_to_download(name, data, message):
+    summary = actions.import_ctgov_documents([(name, data)], source="test {name}")
+    (error,) = summary.errors
+    assert error.startswith(message)
+    assert not Trial.objects.exists()
+
+
+def test_the_command_records_the_user_and_the_file_name(tmp_path):
+    curator = UserFactory(role="Curator", username="ada")
+    out = io.StringIO()
+    call_command("import_ctgov", str(DATA / "NCT00763412.json"), "--user", "ada", stdout=out, stderr=io.StringIO())
+    trial = Trial.objects.get()
+    entry = trial.history.earliest()
+    assert entry.history_user == curator
+    assert entry.history_change_reason == "Imported from ClinicalTrials.gov (file NCT00763412.json)"
+    assert trial.identifiers.get().history.earliest().history_user == curator
+    assert trial.sources.get().history.earliest().history_user == curator
+    changed = study("NCT00763412")
+    changed["protocolSection"]["statusModule"]["overallStatus"] = "RECRUITING"
+    (tmp_path / "NCT00763412-new.json").write_text(json.dumps(changed))
+    call_command("import_ctgov", str(tmp_path / "NCT00763412-new.json"), stdout=out, stderr=io.StringIO())
+    assert RegistryUpdate.objects.get().source == "file NCT00763412-new.json"
+    assert out.getvalue().splitlines()[0] == "NCT00763412.json: created the draft NCT00763412"
+    assert "NCT00763412-new.json: registry update recorded for NCT00763412" in out.getvalue()
+
+
+def test_the_command_refuses_an_unknown_user_before_importing():
+    with pytest.raises(CommandError, match="No account with the user name 'nobody'"):
+        call_command("import_ctgov", str(DATA / "NCT00763412.json"), "--user", "nobody", stdout=io.StringIO())
+    assert not Trial.objects.exists()
+
+
+def test_the_admin_records_who_uploaded_which_file(client, curator):
+    client.force_login(curator)
+    upload = SimpleUploadedFile("NCT00763412.json", (DATA / "NCT00763412.json").read_bytes())
+    client.post(reverse("admin:trials_registryupdate_import"), {"files": [upload]})
+    entry = Trial.objects.get().history.earliest()
+    assert entry.history_user == curator
+    assert (
+        entry.history_change_reason
+        == f"Imported from ClinicalTrials.gov (upload NCT00763412.json by {curator.username})"
+    )
+
+
+def test_a_record_about_no_form_of_diabetes_imports_with_a_warning_on_the_draft(client, curator):
+    summary = actions.import_ctgov_files([DATA / "NCT00973089.json"])
+    (trial,) = summary.created
+    warning = (
+        "none of the registry's conditions names a form of diabetes (conditions: Caries, Dental): check that the "
+        "trial belongs in this registry"
+    )
+    assert summary.warnings == [f"NCT00973089.json: {warning}."]
+    assert trial.curator_notes.startswith(f"Warnings from the import:\n- {warning}.\n\n")
+    client.force_login(curator)
+    page = client.get(reverse("admin:trials_trial_change", args=[trial.pk])).content.decode()
+    assert "none of the registry&#x27;s conditions names a form of diabetes" in page
+
+
+def test_a_record_about_diabetes_has_no_such_warning():
+    summary = actions.import_ctgov_files([DATA / "NCT00763412.json"])  # Cystic Fibrosis Related Diabetes
+    assert summary.warnings == []
+    assert "Warnings from the import" not in summary.created[0].curator_notes

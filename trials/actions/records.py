@@ -101,7 +101,9 @@ def trial_fields(record):
     return {name: ("" if value is None and name in _TEXT_FIELDS else value) for name, value in values.items()}
 
 
-def _clean_and_save(instance, label, exclude=None):
+def _clean_and_save(instance, label, exclude=None, user=None):
+    if user is not None:
+        instance._history_user = user  # the history names who made the row (no request to take it from)
     try:
         instance.full_clean(exclude=exclude)
     except ValidationError as error:
@@ -115,16 +117,17 @@ def _messages(error):
     return error.messages
 
 
-def create_trial(record, *, change_reason="Created"):
+def create_trial(record, *, change_reason="Created", user=None):
     """Create a trial and everything it links to from one record of the registry's data format.
 
     Every row is validated (formats, vocabularies, date order) before it is saved; a bad record raises
-    RecordError naming it. Call inside a transaction (the loaders do).
+    RecordError naming it. `user`, when given, is named in the history of every row (a command has no
+    request to take it from). Call inside a transaction (the loaders do).
     """
     label = f"record {record.get('slug') or record.get('brief_title')!r}"
     trial = Trial(**trial_fields(record))
     trial._change_reason = change_reason
-    _clean_and_save(trial, label)
+    _clean_and_save(trial, label, user=user)
 
     for name, model in (("diabetes_types", DiabetesTypeTerm), ("routes", RouteTerm), ("countries", Country)):
         codes = set(record.get(name, []))
@@ -137,7 +140,7 @@ def create_trial(record, *, change_reason="Created"):
         identifier = RegistryIdentifier(
             trial=trial, registry=item["registry"], value=item["value"], is_primary=item.get("primary", False)
         )
-        _clean_and_save(identifier, label)
+        _clean_and_save(identifier, label, user=user)
     mechanisms = {m.slug: m for m in Mechanism.objects.all()}
     for item in record.get("mechanisms", []):
         if item["mechanism"] not in mechanisms:
@@ -148,7 +151,7 @@ def create_trial(record, *, change_reason="Created"):
             role=item.get("role", "PRIMARY"),
             rationale=item["rationale"],
         )
-        _clean_and_save(link, label)
+        _clean_and_save(link, label, user=user)
     for item in record.get("publications", []):
         publication = Publication(
             trial=trial,
@@ -158,7 +161,7 @@ def create_trial(record, *, change_reason="Created"):
             journal=item.get("journal") or "",
             year=item.get("year"),
         )
-        _clean_and_save(publication, label)
+        _clean_and_save(publication, label, user=user)
     for item in record.get("sources", []):
         source = Source(
             trial=trial,
@@ -167,7 +170,7 @@ def create_trial(record, *, change_reason="Created"):
             date_notes=item.get("date_notes") or "",
             used_for=item.get("used_for") or "",
         )
-        _clean_and_save(source, label)
+        _clean_and_save(source, label, user=user)
     return trial
 
 

@@ -1,6 +1,8 @@
 """ClinicalTrials.gov import and the daily check: drafts for new NCT numbers, registry updates for the others."""
 
 import json
+import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,13 +11,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from trials.actions.records import RecordError, _messages, _parse_date, create_trial
-from trials.ctgov import CtgovError
+from trials.ctgov import CtgovError, limits, validation
 from trials.ctgov.client import FetchError
 from trials.ctgov.compare import apply_registry_values, field_label, registry_changes
 from trials.ctgov.mapping import country_lookup, study_to_record
-from trials.ctgov.reading import normalize_nct_id, read_studies, study_nct_id
+from trials.ctgov.reading import NCT_PATTERN, normalize_nct_id, read_studies, study_nct_id
 from trials.models import Country, RegistryIdentifier, RegistryUpdate, RegistryUpdateStatus, Trial
 from trials.vocabularies import Registry
+
+logger = logging.getLogger(__name__)
 
 # A study record of ClinicalTrials.gov (API v2 JSON, from a file or fetched) becomes a draft trial
 # through `create_trial`, when its NCT number is new. For a trial already in the registry nothing
@@ -29,12 +33,19 @@ class CtgovImportSummary:
     updates: list = field(default_factory=list)  # RegistryUpdates recorded
     unchanged: list = field(default_factory=list)  # NCT numbers with nothing new
     errors: list = field(default_factory=list)  # messages, each naming its record
+    warnings: list = field(default_factory=list)  # messages about records imported all the same, each naming it
+    outcomes: list = field(default_factory=list)  # one line per record imported, in order: "<name>: created ..."
 
     def __str__(self):
         return (
             f"{len(self.created)} draft(s) created, {len(self.updates)} registry update(s) recorded, "
             f"{len(self.unchanged)} unchanged, {len(self.errors)} failed"
+            + (f", {len(self.warnings)} warning(s)" if self.warnings else "")
         )
+
+    @property
+    def total(self):
+        return len(self.created) + len(self.updates) + len(self.unchanged) + len(self.errors)
 
 
 def _dismissed_values(trial):
@@ -86,15 +97,41 @@ def ctgov_identifier(record):
     return next(i["value"] for i in record["identifiers"] if i["registry"] == Registry.CTGOV)
 
 
-def _import_study(study, *, source, countries, today, summary):
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def safe_label(label):
+    """A file's name as messages, sources and history may hold it: no control characters, NUL or lone
+    surrogates (which PostgreSQL cannot store), at most 150 characters."""
+    label = _UNSTORABLE.sub("?", str(label))
+    return label if len(label) <= 150 else label[:149] + "…"
+
+
+def name_mismatch(label, nct_id):
+    """A warning when the file's name gives another NCT number than the record it holds, or ''."""
+    if re.search(r", study \d+$", label):  # one of a page's studies: the file's name is the page's
+        return ""
+    named = {match.upper() for match in re.findall(r"NCT\d{8}", label, re.I)}
+    if named and nct_id.upper() not in named:
+        return f"the file's name says {', '.join(sorted(named))} but it holds the record of {nct_id}"
+    return ""
+
+
+def _import_study(study, *, label, source, user, countries, today, summary):
     """Create the draft or record the update for one study (inside the caller's transaction)."""
     record = study_to_record(study, countries=countries, today=today)
     nct_id = ctgov_identifier(record)
+    warnings = record.pop("warnings", [])
+    if mismatch := name_mismatch(label, nct_id):
+        warnings.insert(0, mismatch)
+    limits.cap_record(record, warnings)
     existing = RegistryIdentifier.objects.filter(value=nct_id).select_related("trial").first()
     if existing:
         update = record_registry_update(trial=existing.trial, record=record, source=source)
         (summary.updates if update else summary.unchanged).append(update or nct_id)
-        return
+        outcome = f"registry update recorded for {existing.trial.slug.upper()}" if update else "nothing new"
+        warnings = [w for w in warnings if w == mismatch]  # the others are about a draft, which is not made
+        return outcome, warnings
     # A secondary identifier that another trial already holds: the same trial under another registry?
     taken = dict(
         RegistryIdentifier.objects.filter(value__in=[i["value"] for i in record["identifiers"]]).values_list(
@@ -103,71 +140,137 @@ def _import_study(study, *, source, countries, today, summary):
     )
     if taken:
         record["identifiers"] = [i for i in record["identifiers"] if i["value"] not in taken]
-        record["curator_notes"] += "\n" + "".join(
-            f"\nIdentifier {value} is already on trial {slug!r}: not added here. Is it the same trial?"
-            for value, slug in taken.items()
+        record["curator_notes"] = limits.cut(
+            record["curator_notes"]
+            + "\n"
+            + "".join(
+                f"\nIdentifier {value} is already on trial {slug!r}: not added here. Is it the same trial?"
+                for value, slug in taken.items()
+            ),
+            limits.TEXT_LIMITS["curator_notes"],
         )
-    trial = create_trial(record, change_reason=f"Imported from ClinicalTrials.gov ({source})")
+    trial = create_trial(record, change_reason=f"Imported from ClinicalTrials.gov ({source})"[:100], user=user)
     summary.created.append(trial)
+    return f"created the draft {nct_id}", warnings
 
 
-def import_ctgov_studies(items, *, source, dry_run=False, today=None):
+def import_ctgov_studies(items, *, source, user=None, dry_run=False, today=None, summary=None):
     """Import studies: [(label, study dict or CtgovError)], e.g. from `read_studies`.
 
-    Each study in its own transaction: a draft for a new NCT number, a RegistryUpdate for a known one,
-    nothing written for a bad one (its error, naming it, is in the summary). `dry_run` rolls each back.
+    Each study is checked against the shape the mapping reads (trials/ctgov/validation.py) before it is mapped,
+    then imported in its own transaction: a draft for a new NCT number (its text cut at the limits of
+    trials/ctgov/limits.py, with a warning), a RegistryUpdate for a known one, nothing written for a bad one (its
+    error, naming it and the field at fault, is in the summary). `source` says where the records come from
+    (a file's name is added to it); `user` is recorded in the drafts' history. `dry_run` rolls each back.
     """
-    summary = CtgovImportSummary()
+    summary = summary if summary is not None else CtgovImportSummary()
     countries = country_lookup()
     for label, study in items:
+        label = safe_label(label)
         if isinstance(study, Exception):
             summary.errors.append(str(study))
             continue
-        nct_id = study_nct_id(study)
+        nct_id = study_nct_id(study) if isinstance(study, dict) else ""
+        nct_id = nct_id if NCT_PATTERN.fullmatch(nct_id) else ""
         name = label if not nct_id or nct_id in label else f"{label} ({nct_id})"
+        if problems := validation.study_problems(study, name):
+            summary.errors.append(" ".join(problems))
+            continue
         try:
             with transaction.atomic():
-                _import_study(study, source=source or label, countries=countries, today=today, summary=summary)
+                outcome, warnings = _import_study(
+                    study, label=label, source=source, user=user, countries=countries, today=today, summary=summary
+                )
                 if dry_run:
                     transaction.set_rollback(True)
         except (CtgovError, RecordError) as error:
             summary.errors.append(f"{name}: {error}")
         except IntegrityError as error:
             summary.errors.append(f"{name}: the database refused the record ({error}).")
+        except Exception:  # a mistake in the importer: report it by name, log it, and go on with the others
+            logger.exception("Importing %s from ClinicalTrials.gov failed", name)
+            summary.errors.append(
+                f"{name}: not imported: an unexpected error in the importer (logged for the site's developers)."
+            )
+        else:
+            summary.outcomes.append(f"{name}: {outcome}")
+            summary.warnings += [f"{name}: {warning}." for warning in warnings]
     return summary
 
 
-def import_ctgov_files(paths, *, dry_run=False, today=None):
-    """Import every study of the JSON files at `paths` (see `import_ctgov_studies`)."""
-    items = []
+def import_ctgov_documents(documents, *, source, user=None, dry_run=False, today=None):
+    """Import the studies of JSON documents: (label, bytes) pairs, taken one at a time from an iterable, so
+    that only one document is in memory at once; bytes may be a CtgovError (a file that could not be read).
+    `source` names where they come from, "{name}" standing for each document's label (e.g. "file {name}").
+    A document that cannot be read is reported by its label; the others go on. See `import_ctgov_studies`.
+    """
+    summary = CtgovImportSummary()
+    for label, data in documents:
+        label = safe_label(label)
+        if isinstance(data, Exception):
+            items = [(label, data)]
+        else:
+            try:
+                items = read_studies(data, label)
+            except CtgovError as error:
+                items = [(label, error)]
+        del data
+        import_ctgov_studies(
+            items, source=source.replace("{name}", label), user=user, dry_run=dry_run, today=today, summary=summary
+        )
+    return summary
+
+
+def read_files(paths):
+    """(file name, bytes) of each path, read when the import reaches it; a file that cannot be read gives
+    its error instead of bytes."""
     for path in map(Path, paths):
         try:
-            items += read_studies(path.read_bytes(), path.name)
+            if path.stat().st_size > validation.MAX_DOCUMENT_BYTES:
+                raise CtgovError(
+                    f"{path.name}: {path.stat().st_size:,} bytes is larger than a study record can be "
+                    f"(at most {validation.MAX_DOCUMENT_BYTES // 1_000_000} MB)."
+                )
+            yield path.name, path.read_bytes()
         except OSError as error:
-            items.append((path.name, CtgovError(f"{path}: cannot read the file ({error.strerror}).")))
+            yield path.name, CtgovError(f"{path}: cannot read the file ({error.strerror}).")
         except CtgovError as error:
-            items.append((path.name, error))
-    return import_ctgov_studies(items, source="file", dry_run=dry_run, today=today)
+            yield path.name, error
 
 
-def fetch_ctgov_studies(nct_ids, *, client):
-    """Fetch studies for import: [(NCT number, study or CtgovError)]. Stops at the first server that
-    cannot be reached (every other fetch would fail the same way): the rest get that same error."""
-    items = []
+def import_ctgov_files(paths, *, user=None, dry_run=False, today=None):
+    """Import every study of the JSON files at `paths`, one file at a time, each recorded with its file's
+    name as the source (see `import_ctgov_documents`)."""
+    return import_ctgov_documents(read_files(paths), source="file {name}", user=user, dry_run=dry_run, today=today)
+
+
+def fetch_ctgov_studies(nct_ids, *, client, deadline=None):
+    """Fetch studies for import, one at a time as the import asks for them: (NCT number, study or CtgovError).
+
+    Stops at the first server that cannot be reached (every other fetch would fail the same way): the rest
+    get that same error. `deadline`: seconds for all the fetches together (an admin page's); those it
+    leaves no time for are reported as not fetched.
+    """
     unreachable = None
+    until = client.clock() + deadline if deadline is not None else None
     for value in nct_ids:
         try:
             if unreachable:
                 raise CtgovError(f"{value}: not fetched, ClinicalTrials.gov cannot be reached (see above).")
             nct_id = normalize_nct_id(value)
-            items.append((nct_id, client.fetch_study(nct_id)))
+            if until is not None and client.clock() >= until:
+                raise FetchError(
+                    f"{nct_id}: not fetched, no time left within this page's {deadline:.0f} s: "
+                    "fetch it again, or upload its JSON file.",
+                    "timeout",
+                )
+            yield nct_id, client.fetch_study(nct_id, until=until)
         except FetchError as error:
             if error.kind == "unreachable":
                 unreachable = error
-            items.append((value, error))
+            yield value, error
         except CtgovError as error:
-            items.append((value, error))
-    return items
+            yield value, error
 
 
 @dataclass

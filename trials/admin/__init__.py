@@ -5,7 +5,8 @@
 - `history`: the history pages' data (many-to-many values in words, the inlines' changes);
 - `trial`: the trial's admin (inlines, columns, workflow actions, the curators' CSV);
 - `parts`: the inline models' own pages (history and revert) and countries;
-- `registry_updates`: ClinicalTrials.gov import and the review of registry updates.
+- `registry_updates`: ClinicalTrials.gov import and the review of registry updates;
+- `uploads`: the import page's limits on an upload (file count and size), applied as it arrives.
 
 Importing this package registers every model admin (Django's autodiscover imports `trials.admin`).
 """

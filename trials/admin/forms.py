@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from trials import actions
-from trials.ctgov import CtgovError
+from trials.ctgov import CtgovError, limits, validation
 from trials.ctgov.reading import normalize_nct_id
 from trials.models import RegistryIdentifier, Trial
 from trials.vocabularies import PRECISE_DATES, CurationState, normalize_identifier
@@ -159,7 +159,7 @@ class TrialAdminForm(forms.ModelForm):
 
     def clean_enrollment(self):
         enrollment = self.cleaned_data.get("enrollment")
-        if enrollment is not None and enrollment > 1_000_000:
+        if enrollment is not None and enrollment > limits.MAX_ENROLLMENT:
             raise ValidationError(
                 "Enrollment is the number of participants, e.g. 12; %(value)s looks like a typing error.",
                 params={"value": enrollment},
@@ -192,10 +192,6 @@ class TrialAdminForm(forms.ModelForm):
         return cleaned
 
 
-CTGOV_MAX_FETCH = 5  # NCT numbers fetched per page request: within the rate limit's burst, a few seconds
-CTGOV_MAX_UPLOAD_BYTES = 5_000_000
-
-
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
@@ -214,21 +210,34 @@ class CtgovImportForm(forms.Form):
     files = MultipleFileField(
         label="Study JSON files",
         required=False,
-        help_text='ClinicalTrials.gov API v2 JSON: one study per file, or a page {"studies": [...]}. '
+        help_text='ClinicalTrials.gov API v2 JSON: one study per file, or a page {"studies": [...]}; '
+        f"up to {limits.MAX_UPLOAD_FILES} files and {limits.MAX_UPLOAD_BYTES // 1_000_000} MB at a time. "
         "On a study's page at clinicaltrials.gov, or from https://clinicaltrials.gov/api/v2/studies/NCT…",
     )
     nct_ids = forms.CharField(
         label="NCT numbers to fetch",
         required=False,
+        max_length=limits.NCT_FIELD_LENGTH,
+        error_messages={
+            "max_length": f"At most {limits.NCT_FIELD_LENGTH} characters: up to {limits.MAX_FETCH} NCT numbers, "
+            "e.g. NCT04786262 NCT06171568."
+        },
         widget=forms.Textarea(attrs={"rows": 3, "cols": 40}),
-        help_text=f"Up to {CTGOV_MAX_FETCH}, separated by spaces, commas or new lines, e.g. NCT04786262. "
+        help_text=f"Up to {limits.MAX_FETCH}, separated by spaces, commas or new lines, e.g. NCT04786262. "
         "Needs the server to reach clinicaltrials.gov; if it cannot, upload the JSON files instead.",
     )
 
+    def __init__(self, *args, upload_problem="", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.upload_problem = upload_problem
+
     def clean_files(self):
         for upload in self.cleaned_data["files"]:
-            if upload.size > CTGOV_MAX_UPLOAD_BYTES:
-                raise ValidationError(f"{upload.name} is larger than {CTGOV_MAX_UPLOAD_BYTES // 1_000_000} MB.")
+            if upload.size > validation.MAX_DOCUMENT_BYTES:
+                raise ValidationError(
+                    f"{upload.name} is larger than {validation.MAX_DOCUMENT_BYTES // 1_000_000} MB: "
+                    "nothing was imported."
+                )
         return self.cleaned_data["files"]
 
     def clean_nct_ids(self):
@@ -240,13 +249,15 @@ class CtgovImportForm(forms.Form):
             except CtgovError as error:
                 problems.append(str(error))
         if problems:
-            raise ValidationError(problems)
-        if len(set(nct_ids)) > CTGOV_MAX_FETCH:
-            raise ValidationError(f"At most {CTGOV_MAX_FETCH} NCT numbers at a time; got {len(set(nct_ids))}.")
+            raise ValidationError(problems[: limits.MAX_FETCH])
+        if len(set(nct_ids)) > limits.MAX_FETCH:
+            raise ValidationError(f"At most {limits.MAX_FETCH} NCT numbers at a time; got {len(set(nct_ids))}.")
         return list(dict.fromkeys(nct_ids))
 
     def clean(self):
         data = super().clean()
+        if self.upload_problem:
+            raise ValidationError(self.upload_problem)
         if not self.errors and not data.get("files") and not data.get("nct_ids"):
             raise ValidationError("Choose study JSON files, or give NCT numbers to fetch.")
         return data

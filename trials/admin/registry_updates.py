@@ -8,13 +8,14 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.text import capfirst
+from django.views.decorators.csrf import csrf_exempt
 
 from trials import actions
-from trials.admin.forms import CTGOV_MAX_FETCH, CtgovImportForm
-from trials.ctgov import CtgovError
+from trials.admin.forms import CtgovImportForm
+from trials.admin.uploads import LimitedUpload
+from trials.ctgov import limits
 from trials.ctgov.client import CtgovClient
 from trials.ctgov.compare import current_values, display_value, field_label
-from trials.ctgov.reading import read_studies
 from trials.models import RegistryUpdate, RegistryUpdateStatus
 
 # The import page (uploaded API v2 JSON, or NCT numbers fetched when the server can reach the API),
@@ -50,33 +51,52 @@ class RegistryUpdateAdmin(admin.ModelAdmin):
         return ", ".join(update.field_labels)
 
     def get_urls(self):
-        view = self.admin_site.admin_view(self.import_view)
-        return [path("import/", view, name="trials_registryupdate_import"), *super().get_urls()]
+        protected = self.admin_site.admin_view(self.import_view)  # signed-in staff, CSRF checked
+
+        @csrf_exempt  # for CsrfViewMiddleware only, which would read the upload before its limits are set
+        def limited(request):
+            request.upload_handlers.insert(0, LimitedUpload(request))
+            return protected(request)
+
+        return [path("import/", limited, name="trials_registryupdate_import"), *super().get_urls()]
 
     def import_view(self, request):
-        """Import from ClinicalTrials.gov: staff with the right to add trials."""
+        """Import from ClinicalTrials.gov: staff with the right to add trials. Uploaded files are read one at
+        a time; NCT numbers are fetched within one deadline for the page (limits.FETCH_DEADLINE)."""
         if not request.user.has_perm("trials.add_trial"):
             raise PermissionDenied
-        form = CtgovImportForm(request.POST or None, request.FILES or None)
+        limited = next((h for h in request.upload_handlers if isinstance(h, LimitedUpload)), None)
+        posted = request.method == "POST"  # bound even when the upload was stopped before any field arrived
+        form = CtgovImportForm(
+            request.POST if posted else None,
+            request.FILES if posted else None,
+            upload_problem=limited.problem if limited else "",
+        )
         summary = None
-        if request.method == "POST" and form.is_valid():
-            items = []
-            for upload in form.cleaned_data["files"]:
-                try:
-                    items += read_studies(upload.read(), upload.name)
-                except CtgovError as error:
-                    items.append((upload.name, error))
+        if posted and form.is_valid():
+            user = request.user
+            documents = ((upload.name, upload.read()) for upload in form.cleaned_data["files"])
+            summary = actions.import_ctgov_documents(
+                documents, source=f"upload {{name}} by {user.get_username()}", user=user
+            )
             if form.cleaned_data["nct_ids"]:
                 client = CtgovClient.for_web_request()
-                items += actions.fetch_ctgov_studies(form.cleaned_data["nct_ids"], client=client)
-            summary = actions.import_ctgov_studies(items, source=f"admin import by {request.user.get_username()}")
+                fetched = actions.fetch_ctgov_studies(
+                    form.cleaned_data["nct_ids"], client=client, deadline=limits.FETCH_DEADLINE
+                )
+                actions.import_ctgov_studies(
+                    fetched,
+                    source=f"ClinicalTrials.gov API, fetched by {user.get_username()}",
+                    user=user,
+                    summary=summary,
+                )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": "Import from ClinicalTrials.gov",
             "form": form,
             "summary": summary,
-            "max_fetch": CTGOV_MAX_FETCH,
+            "max_fetch": limits.MAX_FETCH,
         }
         return TemplateResponse(request, "admin/trials/ctgov_import.html", context)
 

@@ -2,7 +2,6 @@
 a rate limiter under the API's ~50 requests per minute per IP.
 """
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from django.conf import settings
 
 from trials.ctgov import CtgovError
 from trials.ctgov.reading import normalize_nct_id, study_nct_id, study_shape_error
+from trials.ctgov.validation import MAX_DOCUMENT_BYTES, parse_json
 
 
 def api_url() -> str:
@@ -142,12 +142,18 @@ class CtgovClient:
     def study_url(self, nct_id: str) -> str:
         return f"{self.base_url}/studies/{quote(nct_id)}?format=json"
 
-    def fetch_study(self, nct_id: str) -> dict[str, Any]:
-        """The study record (a dict) of one NCT number. Raises CtgovError / FetchError with a clear message."""
+    def fetch_study(self, nct_id: str, *, until: float | None = None) -> dict[str, Any]:
+        """The study record (a dict) of one NCT number. Raises CtgovError / FetchError with a clear message.
+
+        `until`: a time on the client's clock by which to give up, whatever is left of its own deadline (a
+        page that fetches several records shares one deadline between them).
+        """
         nct_id = normalize_nct_id(nct_id)
         url = self.study_url(nct_id)
         request = Request(url, headers={"Accept": "application/json", "User-Agent": user_agent()})
         deadline = self.clock() + self.deadline if self.deadline is not None else None
+        if until is not None:
+            deadline = until if deadline is None else min(deadline, until)
         problem, wait = "", 0.0
         for attempt in range(self.retries + 1):
             if attempt:
@@ -162,7 +168,7 @@ class CtgovClient:
             timeout = self.timeout if deadline is None else max(min(self.timeout, deadline - self.clock()), 0.1)
             try:
                 with self.opener(request, timeout=timeout) as response:
-                    body = response.read(MAX_BODY + 1)
+                    body = self._read(response, deadline)
             except HTTPError as error:
                 error.close()
                 if error.code == 404:
@@ -197,13 +203,30 @@ class CtgovClient:
         kind = "rate_limited" if "429" in problem else "timeout" if "timeout" in problem else "server"
         raise FetchError(f"{nct_id}: {problem}; gave up after {attempt + 1} attempt(s).", kind)
 
+    def _read(self, response: Any, deadline: float | None) -> bytes:
+        """The answer's body, read a piece at a time: at most MAX_BODY + 1 bytes, and never past `deadline` (a
+        server sending its answer a byte at a time holds the client no longer than that)."""
+        pieces: list[bytes] = []
+        size = 0
+        while size <= MAX_BODY:
+            if deadline is not None and self.clock() > deadline:
+                raise TimeoutError("the answer did not arrive in time")
+            piece = response.read(min(65_536, MAX_BODY + 1 - size))
+            if not piece:
+                break
+            pieces.append(piece)
+            size += len(piece)
+        return b"".join(pieces)
+
     def _parse(self, nct_id: str, body: bytes) -> dict[str, Any]:
         if len(body) > MAX_BODY:
             raise FetchError(f"{nct_id}: the answer is larger than {MAX_BODY // 1_000_000} MB.", "bad_response")
         try:
-            study = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise FetchError(f"{nct_id}: ClinicalTrials.gov's answer is not JSON.", "bad_response") from None
+            study = parse_json(body, "answer")
+        except CtgovError as error:
+            detail = str(error).removeprefix("answer: ")
+            message = f"{nct_id}: ClinicalTrials.gov's answer is not JSON it can read: {detail}"
+            raise FetchError(message, "bad_response") from None
         if problem := study_shape_error(study):
             raise FetchError(f"{nct_id}: {problem}", "bad_response")
         if study_nct_id(study).upper() != nct_id:
@@ -211,7 +234,7 @@ class CtgovClient:
         return study
 
 
-MAX_BODY = 10_000_000
+MAX_BODY = MAX_DOCUMENT_BYTES  # the largest document the import reads
 
 
 def user_agent() -> str:

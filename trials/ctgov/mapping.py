@@ -12,6 +12,7 @@ from django.db.models import TextChoices
 from django.utils import timezone
 
 from trials.ctgov import CtgovError, Record, Study
+from trials.ctgov.limits import cut
 from trials.ctgov.reading import STUDY_URL, normalize_nct_id, study_shape_error
 from trials.models import Country
 from trials.vocabularies import (
@@ -82,6 +83,7 @@ COUNTRY_ALIASES = {
     "great britain": "GB",
 }
 
+IS_IT_OURS = "check that the trial belongs in this registry"
 LEFT_FOR_CURATORS = (
     "the mechanisms and their rationale; the cell pathway (cell source, autologous or allogeneic, "
     "differentiation, encapsulation, gene editing, routes, immunosuppression, follow-up); a plain-language "
@@ -355,12 +357,15 @@ def _design(module: Study) -> dict[str, Any]:
     }
 
 
-def _conditions(module: Study, notes: list[str]) -> tuple[list[str], list[str]]:
-    """conditionsModule: (the conditions as registered, the diabetes types they name)."""
+def _conditions(module: Study, notes: list[str], warnings: list[str]) -> tuple[list[str], list[str]]:
+    """conditionsModule: (the conditions as registered, the diabetes types they name); a warning when none."""
     conditions = [str(c) for c in module.get("conditions") or []]
     types, unrecognised = diabetes_types(conditions)
     if unrecognised:
         notes.append(f"Conditions naming diabetes without its type: {'; '.join(unrecognised)}.")
+    if not types and not unrecognised:
+        listed = f"conditions: {cut('; '.join(conditions), 300)}" if conditions else "it lists none"
+        warnings.append(f"none of the registry's conditions names a form of diabetes ({listed}): {IS_IT_OURS}")
     return conditions, types
 
 
@@ -406,13 +411,15 @@ def study_to_record(study: Study, *, countries: dict[str, str] | None = None, to
     Copies what the registry says, one API module at a time (a function each, above); leaves to curators what it
     cannot say (see LEFT_FOR_CURATORS) and writes that, with anything it could not map, into the curator's notes.
     Raises CtgovError (naming the field and value) for a record it cannot read: no NCT number, an unknown code, a
-    malformed date. `countries` is a `country_lookup()` (queried when not given).
+    malformed date (a record of the wrong shape is refused before, by `validation.study_problems`). `countries` is
+    a `country_lookup()` (queried when not given). `warnings`: what the curator should check first, in words.
     """
     if problem := study_shape_error(study):
         raise CtgovError(problem)
     today = today or timezone.localdate()
     countries = country_lookup() if countries is None else countries
     notes: list[str] = []
+    warnings: list[str] = []
     protocol = study["protocolSection"]
     identification = protocol["identificationModule"]
     nct_id = normalize_nct_id(_text(identification.get("nctId"), "nctId"))
@@ -427,7 +434,7 @@ def study_to_record(study: Study, *, countries: dict[str, str] | None = None, to
     sponsors = _sponsors(sponsors_module, notes)
     status = _status(status_module, notes)
     design = _design(design_module)
-    conditions, types = _conditions(conditions_module, notes)
+    conditions, types = _conditions(conditions_module, notes, warnings)
     country_codes = _countries(protocol.get("contactsLocationsModule") or {}, countries, notes)
     product_name, cell_notes = _interventions(protocol.get("armsInterventionsModule") or {})
     updated, source_date, source_date_notes = _last_updated(status_module)
@@ -489,4 +496,5 @@ def study_to_record(study: Study, *, countries: dict[str, str] | None = None, to
         ],
         "curator_notes": curator_notes,
         "curation_state": str(CurationState.DRAFT),
+        "warnings": warnings,  # for the curator, in plain words: the import writes them at the top of the notes
     }
