@@ -54,6 +54,16 @@ def env_int(name, default):
         raise ImproperlyConfigured(f"{name} must be a whole number; got {value!r}.") from None
 
 
+# PostgreSQL's own timeouts, in seconds (0: none), each from an environment variable with its default: a statement
+# running longer (a query, or an export sent to a slow reader) is cancelled; waiting longer for a lock (another
+# transaction, a migration) gives up; a transaction left open and idle is ended.
+POSTGRES_TIMEOUTS = [
+    ("statement_timeout", "DATABASE_STATEMENT_TIMEOUT", 30),
+    ("lock_timeout", "DATABASE_LOCK_TIMEOUT", 10),
+    ("idle_in_transaction_session_timeout", "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", 60),
+]
+
+
 def database_from_url(url):
     """Turn a DATABASE_URL (sqlite:///path or postgres://user:pass@host:port/name) into DATABASES["default"]."""
     parts = urlsplit(url)
@@ -67,6 +77,12 @@ def database_from_url(url):
         # PostgreSQL's JIT compiler spends more than it saves on these short queries: 1.5 s before the first row
         # of a 100,000-trial export (bench/RESULTS.md). `?options=...` in the URL replaces this.
         options.setdefault("options", "-c jit=off")
+        # Timeouts, so that a slow, locked or unreachable server gives an error (a 503 page) instead of requests
+        # that hang: `?connect_timeout=` or `-c name=` in the URL's options win over these settings.
+        options.setdefault("connect_timeout", str(env_int("DATABASE_CONNECT_TIMEOUT", 5)))
+        for name, setting, default in POSTGRES_TIMEOUTS:
+            if f"{name}=" not in options["options"]:
+                options["options"] += f" -c {name}={env_int(setting, default) * 1000}"
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parts.path.lstrip("/")),
