@@ -1,6 +1,7 @@
 """Backup and restore round-trip the whole registry: trials, links, history, users, with nothing lost."""
 
 import gzip
+import json
 
 import pytest
 from django.apps import apps
@@ -9,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core import serializers
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError, ManagementUtility, call_command
 
 from mechanisms.models import Mechanism
 from tests.factories import PublicationFactory, SourceFactory, TrialFactory, trial_with
@@ -116,3 +117,130 @@ def test_a_damaged_backup_changes_nothing(tmp_path):
     with pytest.raises(CommandError, match="Nothing restored"):
         call_command("restore_registry", str(path), "--replace")
     assert snapshot() == before
+
+
+# --- Damaged backups: one line, "Nothing restored: ...", and nothing changed --------------------------------------
+
+
+def first(entries, model):
+    return next(entry for entry in entries if entry["model"] == model)
+
+
+def edited(change):
+    """A damage that edits the backup's list of entries, then writes it as JSON."""
+
+    def damage(text):
+        entries = json.loads(text)
+        change(entries)
+        return json.dumps(entries).encode()
+
+    return damage
+
+
+def gzip_then(change):
+    """A damage to the gzip-compressed file."""
+
+    def damage(text):
+        return change(gzip.compress(text.encode()))
+
+    return damage
+
+
+def flip_middle(data):
+    middle = len(data) // 2
+    return data[:middle] + bytes(byte ^ 0xFF for byte in data[middle : middle + 64]) + data[middle + 64 :]
+
+
+DAMAGES = {
+    "corrupt gzip": (gzip_then(flip_middle), "not a readable backup"),
+    "truncated gzip": (gzip_then(lambda data: data[: len(data) // 2]), "not a readable backup"),
+    "gzip header only": (gzip_then(lambda data: data[:10]), "not a readable backup"),
+    "truncated JSON": (lambda text: text[: len(text) // 2].encode(), "cut short"),
+    "truncated after an entry": (lambda text: text[: text.index("}}, {") + 2].encode(), "cut short"),
+    "empty file": (lambda text: b"", "not a backup"),
+    "not JSON": (lambda text: b"Dear operator, this is not a backup.\n", "not a backup"),
+    "not UTF-8": (lambda text: b"[\xff\xfe\x00\x00]", "not a readable backup"),
+    "a top-level object instead of a list": (lambda text: json.dumps(json.loads(text)[0]).encode(), "not a backup"),
+    "something after the list": (lambda text: (text + ' {"model": "auth.user"}').encode(), "follows the list"),
+    "an entry that is not an object": (edited(lambda entries: entries.insert(3, 42)), "entry 4 is int"),
+    "an entry with no model": (edited(lambda entries: entries[5].pop("model")), "entry 6 names no model"),
+    "an entry with no fields": (edited(lambda entries: entries[5].pop("fields")), "has no fields"),
+    "an unknown model": (edited(lambda entries: entries[2].update(model="trials.nosuchthing")), "not one a backup"),
+    "a model a backup never holds": (edited(lambda entries: entries[2].update(model="sessions.session")), "not one"),
+    "a field the model does not have": (
+        edited(lambda entries: first(entries, "trials.trial")["fields"].update(no_such_field=1)),
+        "has a field 'no_such_field' the model does not have",
+    ),
+    "text for a number": (
+        edited(lambda entries: first(entries, "trials.trial")["fields"].update(enrollment="many")),
+        "field enrollment is a JSON str, where a backup has int",
+    ),
+    "a number for a date": (
+        edited(lambda entries: first(entries, "trials.trial")["fields"].update(start_date=20210329)),
+        "field start_date is a JSON int, where a backup has str",
+    ),
+    "a list for a text": (
+        edited(lambda entries: first(entries, "trials.trial")["fields"].update(slug=["a", "list"])),
+        "field slug is a JSON list",
+    ),
+    "a number for a list of links": (
+        edited(lambda entries: first(entries, "trials.trial")["fields"].update(countries=7)),
+        "field countries is a JSON int, where a backup has list",
+    ),
+    "a date that is not one": (
+        edited(lambda entries: first(entries, "trials.trial")["fields"].update(start_date="2021-02-30")),
+        "entry",
+    ),
+    "true for a number": (
+        edited(lambda entries: first(entries, "trials.trial")["fields"].update(enrollment=True)),
+        "field enrollment is a JSON bool",
+    ),
+    "a code outside the vocabulary": (
+        edited(lambda entries: first(entries, "trials.trial")["fields"].update(phase="PHASE9")),
+        "cannot be restored",
+    ),
+    "a link to a trial that is not there": (
+        edited(lambda entries: first(entries, "trials.registryidentifier")["fields"].update(trial=999999)),
+        "cannot be restored",
+    ),
+    "a key that is not a number": (edited(lambda entries: first(entries, "trials.trial").update(pk="one")), "pk"),
+    "an entry twice": (edited(lambda entries: entries.append(first(entries, "trials.trial"))), "differ"),
+}
+
+
+def test_every_kind_of_damaged_backup_is_refused_in_one_line_and_nothing_is_restored(tmp_path, settings):
+    """Each damage in turn, into the same database (one registry built for all: these tests are slow to set up)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    build_registry()
+    good = tmp_path / "registry.json"
+    call_command("backup_registry", str(good))
+    before = snapshot()
+    wrong = {}
+    for damage, (change, expected) in DAMAGES.items():
+        path = tmp_path / "damaged.json.gz"
+        path.write_bytes(change(good.read_text()))
+        try:
+            call_command("restore_registry", str(path), "--replace")
+            wrong[damage] = "restored"
+        except CommandError as refusal:
+            message = str(refusal)
+            if not message.startswith(f"Nothing restored: {path}") or "\n" in message or len(message) > 500:
+                wrong[damage] = f"not one line: {message!r}"
+            elif expected not in message:
+                wrong[damage] = f"{expected!r} not in {message!r}"
+        if snapshot() != before:
+            wrong[damage] = "the database changed"
+            break
+    assert not wrong, wrong
+
+
+def test_the_command_refuses_a_damaged_backup_with_one_line_and_no_traceback(tmp_path, capsys):
+    path = tmp_path / "registry.json.gz"
+    path.write_bytes(b"\x1f\x8b" + b"not really gzip")
+    with pytest.raises(SystemExit) as stopped:
+        ManagementUtility(["manage.py", "restore_registry", str(path)]).execute()
+    assert stopped.value.code == 1
+    output = capsys.readouterr()
+    assert output.out == ""
+    assert output.err.startswith(f"CommandError: Nothing restored: {path} is not a readable backup (")
+    assert output.err.count("\n") == 1 and "Traceback" not in output.err
