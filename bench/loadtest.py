@@ -4,7 +4,8 @@
     .venv/bin/python bench/loadtest.py --duration 10    # shorter
 
 1. A database of its own (LOADTEST_DATABASE_URL; default an SQLite file in /tmp, or a PostgreSQL database
-   such as postgres://postgres@127.0.0.1:5432/registry_loadtest, dropped and created afresh) is migrated and
+   such as postgres://postgres@127.0.0.1:5432/registry_loadtest, dropped and created afresh, but only if the load
+   test made it: it marks the databases it makes, and refuses to drop any other) is migrated and
    filled with the curated trials plus 10,000 synthetic ones (`make_synthetic_trials --alongside-curated`).
 2. gunicorn serves it on 127.0.0.1:8016 in production mode (DEBUG off, whitenoise, the security headers;
    plain HTTP on the loopback, so the HTTPS redirect is switched off as behind a TLS-terminating proxy).
@@ -15,6 +16,7 @@
 """
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -49,22 +51,70 @@ def manage(env, *args):
     subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
+# Written into every database the load test makes (a comment on a PostgreSQL database, a table in an SQLite file):
+# it drops only a database that carries it, never one it did not make.
+MARKER = "made by bench/loadtest.py: dropped and made afresh by each load test"
+MARKER_TABLE = "loadtest_made_here"
+
+
+class NotOurs(Exception):
+    """The database exists and the load test did not make it."""
+
+
 def fresh_database(url):
-    """Drop and create the load test's own database (PostgreSQL), or delete its SQLite file."""
+    """Drop and create the load test's own database (PostgreSQL), or its SQLite file, marked as the load test's.
+
+    Refuses (exit status 1, nothing dropped) a name without 'loadtest', 'bench' or 'scratch', and a database that
+    exists without the load test's marker.
+    """
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
     if not re.search(r"loadtest|bench|scratch", Path(name).name):
         sys.exit(f"refusing {url}: the load test's database name must contain 'loadtest', 'bench' or 'scratch'")
-    if parts.scheme == "sqlite":
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(parts.path[1:] + suffix).unlink(missing_ok=True)
-        return
-    import psycopg
+    try:
+        if parts.scheme == "sqlite":
+            fresh_sqlite_file(Path(parts.path[1:]))
+        else:
+            fresh_postgres_database(parts._replace(path="/postgres").geturl(), name)
+    except NotOurs:
+        sys.exit(
+            f"refusing to drop {url}: it exists and the load test did not make it (it carries no marker). "
+            "Drop it yourself if it is a load test's, or choose another LOADTEST_DATABASE_URL."
+        )
 
-    server = parts._replace(path="/postgres").geturl()
+
+def fresh_sqlite_file(path):
+    import sqlite3
+
+    if path.exists():
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as database:
+            try:
+                marked = database.execute(f"SELECT note FROM {MARKER_TABLE}").fetchone() == (MARKER,)
+            except sqlite3.DatabaseError:
+                marked = False
+        if not marked:
+            raise NotOurs
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    with contextlib.closing(sqlite3.connect(path)) as database, database:
+        database.execute(f"CREATE TABLE {MARKER_TABLE} (note TEXT)")
+        database.execute(f"INSERT INTO {MARKER_TABLE} VALUES (?)", [MARKER])
+
+
+def fresh_postgres_database(server, name):
+    import psycopg
+    from psycopg import sql
+
     with psycopg.connect(server, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
+        found = connection.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        if found is not None and found[0] != MARKER:
+            raise NotOurs
+        database = sql.Identifier(name)
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(database))
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(database))
+        connection.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(database, sql.Literal(MARKER)))
 
 
 def sample(env, code):
@@ -308,6 +358,7 @@ def main():
             "--access-logfile=-",
             "--access-logformat=%(s)s %(r)s",
             "--graceful-timeout=5",
+            "--no-control-socket",  # gunicorn 27's is at one path shared by every instance on the machine
         ],
         cwd=ROOT,
         env=env,

@@ -4,14 +4,19 @@ The short run is the real thing at a small scale (a fresh SQLite database with t
 synthetic ones, gunicorn on 127.0.0.1:8018, wrk for a few seconds): it fails on any error, 5xx or traceback.
 """
 
+import contextlib
 import importlib.util
 import os
+import secrets
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
+from django.db import connection
 
 from tests.conftest import IN_CI
 
@@ -63,3 +68,47 @@ def test_its_section_of_the_results_file_replaces_only_itself(tmp_path, monkeypa
     text = results.read_text()
     assert text.startswith(others)  # the benchmark's section, as it was
     assert text.count(driver.START) == 1 and "second" in text and "first" not in text
+
+
+def test_it_drops_and_remakes_only_an_sqlite_file_it_made(tmp_path):
+    driver = load_driver()
+    path = tmp_path / "registry_loadtest.sqlite3"
+    driver.fresh_database(f"sqlite:///{path}")
+    with contextlib.closing(sqlite3.connect(path)) as database, database:
+        database.execute("CREATE TABLE left_from_last_run (x)")
+    driver.fresh_database(f"sqlite:///{path}")  # its own: remade, empty but for the marker
+    with contextlib.closing(sqlite3.connect(path)) as database:
+        tables = [row[0] for row in database.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    assert tables == [driver.MARKER_TABLE]
+
+    other = tmp_path / "scratch_registry.sqlite3"
+    with contextlib.closing(sqlite3.connect(other)) as database, database:
+        database.execute("CREATE TABLE trials_trial (id INTEGER)")
+    before = other.read_bytes()
+    with pytest.raises(SystemExit, match="refusing to drop .* the load test did not make it"):
+        driver.fresh_database(f"sqlite:///{other}")
+    assert other.read_bytes() == before
+
+
+@pytest.mark.postgres
+def test_it_drops_and_remakes_only_a_postgres_database_it_made():
+    driver = load_driver()
+    settings = connection.settings_dict
+    server = f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT'] or 5432}"
+    name = f"{settings['NAME']}_loadtest_{secrets.token_hex(4)}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        try:
+            admin.execute(f'CREATE DATABASE "{name}"')  # someone else's, e.g. a copy of the registry
+            with pytest.raises(SystemExit, match="refusing to drop .* the load test did not make it"):
+                driver.fresh_database(f"{server}/{name}")
+            assert admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+
+            admin.execute(f'DROP DATABASE "{name}"')
+            driver.fresh_database(f"{server}/{name}")  # made by the load test ...
+            driver.fresh_database(f"{server}/{name}")  # ... so dropped and made again
+            comment = admin.execute(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", [name]
+            ).fetchone()
+            assert comment == (driver.MARKER,)
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
