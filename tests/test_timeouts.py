@@ -15,10 +15,14 @@ from pathlib import Path
 
 import pytest
 from django.db import OperationalError, connection, transaction
+from django.db.models.expressions import RawSQL
 
 from config.middleware import is_unavailable_error
 from config.settings import database_from_url
+from tests.factories import RegistryIdentifierFactory
 from tests.pgserver import free_port, postgres_server
+from trials.export_query import stream_rows
+from trials.models import Trial
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 URL = "postgres://registry@db.example.org:5432/registry"
@@ -146,3 +150,20 @@ def test_healthz_answers_503_within_2_s_while_postgres_is_frozen_and_200_once_it
                 os.killpg(server.pid, signal.SIGKILL)
                 server.wait()
             log.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_an_export_outlasts_the_pages_statement_timeout_and_leaves_it_as_it_was():
+    """The export's one statement lasts as long as the download: it has a timeout of its own, so a slow reader's
+    file is not cut off at the pages' 30 s; the connection's own timeout is back for the next query."""
+    RegistryIdentifierFactory(value="NCT01234567")
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 100")  # 100 ms: as if every page had that
+    slow = Trial.objects.annotate(wait=RawSQL("pg_sleep(0.3)", ())).values_list("slug", "wait")
+    with pytest.raises(OperationalError, match="statement timeout"), transaction.atomic():
+        list(slow)  # a page's query over the limit
+    assert [slug for slug, _ in stream_rows(slow)] == [Trial.objects.get().slug]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone() == ("30s",)  # the connection's own, from the settings

@@ -131,6 +131,9 @@ def export_values(queryset: TrialQuerySet, fields: Sequence[str] = ()) -> tuple[
     return exported.values_list(*names), names
 
 
+EXPORT_STATEMENT_TIMEOUT = 15 * 60  # seconds: the longest a CSV export may take to download
+
+
 def stream_rows(queryset: QuerySet[Any]) -> Iterator[tuple[Any, ...]]:
     """The rows of a values_list() `queryset`, one query, read as the database makes them.
 
@@ -158,7 +161,15 @@ def stream_rows(queryset: QuerySet[Any]) -> Iterator[tuple[Any, ...]]:
         # Logged like any query (connection.queries, django_assert_num_queries) when queries are logged.
         logged = cursor.debug_sql(sql, params) if hasattr(cursor, "debug_sql") else contextlib.nullcontext()
         with logged, connection.execute_wrapper(busy):
+            # The one statement lasts as long as the download: a slow reader must not meet the statement timeout
+            # meant for pages (DATABASE_STATEMENT_TIMEOUT), so this statement has EXPORT_STATEMENT_TIMEOUT instead.
+            cursor.cursor.execute(f"SET statement_timeout = {EXPORT_STATEMENT_TIMEOUT * 1000}")
             stream = cursor.cursor.stream(sql, params, size=size)
-            chunks = iter(lambda: list(itertools.islice(stream, size)), [])
-            # results_iter applies the fields' converters, as iterator() would.
-            yield from compiler.results_iter(results=chunks, tuple_expected=True)
+            try:
+                chunks = iter(lambda: list(itertools.islice(stream, size)), [])
+                # results_iter applies the fields' converters, as iterator() would.
+                yield from compiler.results_iter(results=chunks, tuple_expected=True)
+            finally:
+                stream.close()  # a download cut short: psycopg cancels the statement
+                with contextlib.suppress(psycopg.Error):  # a lost connection: Django discards it
+                    cursor.cursor.execute("RESET statement_timeout")  # the connection's own, from the settings
