@@ -141,6 +141,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Public pages from the cache, keyed by the registry's data version (after sessions, CSRF and auth: it checks
+    # whether a page used them). Staff and every non-GET bypass it.
+    "trials.page_cache.PageCacheMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout response.
     "axes.middleware.AxesMiddleware",
@@ -164,6 +167,32 @@ TEMPLATES = [
 ]
 
 WSGI_APPLICATION = "config.wsgi.application"
+
+# The cache of the public pages and their counts (trials/page_cache.py, trials/facets.py), keyed by the registry's
+# data version, so never stale and needing no expiry; the timeout only frees what old versions left. By default each
+# process keeps its own, capped at CACHE_MAX_ENTRIES pages (a page is at most PAGE_CACHE_MAX_BYTES). CACHE_URL
+# (redis://host:6379/0, Redis or Valkey) shares one between processes and hosts: give that server a maxmemory and
+# `maxmemory-policy allkeys-lru`, which is its cap. CACHE_KEY_PREFIX keeps several sites apart on one server.
+CACHE_URL = os.environ.get("CACHE_URL", "").strip()
+CACHE_TIMEOUT = env_int("CACHE_TIMEOUT", 24 * 3600)
+PAGE_CACHE_MAX_BYTES = env_int("PAGE_CACHE_MAX_BYTES", 512 * 1024)
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "registry"),
+            "TIMEOUT": CACHE_TIMEOUT,
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "TIMEOUT": CACHE_TIMEOUT,
+            "OPTIONS": {"MAX_ENTRIES": env_int("CACHE_MAX_ENTRIES", 500)},
+        }
+    }
 
 DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL", "sqlite:///db.sqlite3"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

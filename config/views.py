@@ -8,6 +8,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from trials.page_cache import not_cached
+
 PROBE_SECONDS = 1.5  # /healthz answers within this (and a little): a load balancer's probe waits 2 s or more
 
 
@@ -57,6 +59,7 @@ def database_error(timeout=PROBE_SECONDS):
     return probe.error
 
 
+@not_cached
 @never_cache
 @require_GET
 def healthz(request):

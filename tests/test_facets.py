@@ -52,14 +52,14 @@ def trials():
 def test_list_counts_are_cached_until_a_trial_is_saved_added_or_deleted(client, trials):
     url = reverse("trials:list") + "?country=SE"
 
-    def get():
+    def get(extra=""):
         with CaptureQueriesContext(connection) as queries:
-            response = client.get(url)
+            response = client.get(url + extra)
         assert response.status_code == 200
         return response, len(queries)
 
     first, counted = get()
-    again, cached = get()
+    again, cached = get("&page=1")  # another page of the list (the same page would come from the pages' cache)
     assert cached < counted  # the facets and the total come from the cache
     assert again.context["total"] == first.context["total"]
 

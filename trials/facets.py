@@ -4,16 +4,19 @@ the registry's data version.
 
 from collections.abc import Callable, Iterable
 from datetime import date
+from functools import partial
 from hashlib import sha256
 from typing import Any, TypeVar
 
 from django.core.cache import cache
-from django.db.models import Count, Model, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.http import QueryDict
 from django.utils import timezone
 
 from mechanisms.models import Mechanism
-from trials.filters import TrialFilter
-from trials.models import Country, DiabetesTypeTerm, RegistryIdentifier, RouteTerm, Trial, TrialMechanism
+from trials import data_version
+from trials.filters import TrialFilter, filtered_trials
+from trials.models import Country, DiabetesTypeTerm, RouteTerm, Trial, TrialMechanism
 from trials.status import NOT_RECORDED, STATUS_CHOICES, shown_status
 from trials.vocabularies import CellSource, Immunosuppression, Phase, SponsorClass
 
@@ -121,55 +124,33 @@ def facet_counts(filterset: TrialFilter) -> list[Facet]:
 
 # --- Cached counts ----------------------------------------------------------------------------
 # Counting 100,000 trials per facet takes far longer than reading one page of them, and the counts only change
-# when the registry does. So they are cached under a key that includes `data_version()`, which changes with
-# anything the counts read: a trial added, saved (by a curator in the admin, a workflow step such as publishing,
-# an import: each sets updated_at and writes a history record), its many-to-many fields changed (a history record
-# too, even without a save) or deleted; a mechanism link or a registry identifier added, changed or deleted on its
-# own (each has its own history). The next reader then counts afresh. The timeout is a backstop for what the
-# version does not see (a mechanism renamed: its facet label).
-
-COUNTS_CACHE_SECONDS = 300
-
-
-def latest(model: type[Model], field: str) -> Subquery:
-    """A subquery: the largest `field` of `model` (an index lookup)."""
-    return Subquery(model._default_manager.order_by(f"-{field}").values(field)[:1])
-
-
-def data_version() -> str:
-    """One query, index lookups only: a value that changes whenever the published lists' counts may (see above):
-    the largest trial id and updated_at, and the last history record of trials, mechanism links and registry
-    identifiers. Changes made without the ORM (raw SQL, queryset.update()) are not seen."""
-    version = (
-        Trial.objects.order_by("-pk")
-        .annotate(
-            changed=latest(Trial, "updated_at"),
-            trial_record=latest(Trial.history.model, "history_id"),
-            link_record=latest(TrialMechanism.history.model, "history_id"),
-            identifier_record=latest(RegistryIdentifier.history.model, "history_id"),
-        )
-        .values_list("pk", "changed", "trial_record", "link_record", "identifier_record")
-        .first()
-    )
-    return repr(version)
+# when the registry does. So they are cached under the registry's data version (trials/data_version.py), which
+# every write changes (a trigger on every table), and counted afresh right after a write commits
+# (`refresh_counts`), so that readers do not wait for them.
 
 
 def cached_counts(name: str, key: Any, compute: Callable[[], T]) -> T:
     """`compute()`, or its value cached under (`name`, `key`, today, the data version) if counted already.
 
-    One query (the data version) when cached. The value must be picklable (lists, dicts, model instances)."""
-    parts = (name, key, timezone.localdate().isoformat(), data_version())
+    At most one query (the data version) when cached: none if the public pages' cache read it for this request.
+    The value must be picklable (lists, dicts, model instances)."""
+    from trials.page_cache import request_version
+
+    version = request_version.get() or data_version.current()
+    if version is None:
+        return compute()
+    parts = (name, key, timezone.localdate().isoformat(), version.tag)
     cache_key = "trials:counts:" + sha256(repr(parts).encode()).hexdigest()
     value = cache.get(cache_key)
     if value is None:
         value = compute()
-        cache.set(cache_key, value, COUNTS_CACHE_SECONDS)
+        cache.set(cache_key, value)
     return value
 
 
 def list_counts(filterset: TrialFilter, queryset: QuerySet[Any] | None) -> tuple[list[Facet], int | None]:
     """(facets, total): `facet_counts(filterset)` and the number of trials in `queryset` (None when the filterset
-    is invalid, which is counted but never cached). Queries: 1 when cached (the data version), 11 otherwise."""
+    is invalid, which is counted but never cached). Queries: 0 or 1 when cached (the data version), 11 otherwise."""
     if queryset is None:
         return facet_counts(filterset), None
     asked = sorted(
@@ -178,3 +159,42 @@ def list_counts(filterset: TrialFilter, queryset: QuerySet[Any] | None) -> tuple
     return cached_counts(
         "list", (asked, filterset.today.isoformat()), lambda: (facet_counts(filterset), queryset.count())
     )
+
+
+def home_counts() -> dict[str, Any]:
+    """The home page's counts (three queries): published trials, by mechanism and by status as shown."""
+    published = Trial.objects.published()
+    mechanisms = (
+        Mechanism.objects.only("slug", "name", "summary", "position")  # not the long texts, once per link
+        .with_trial_count(published)
+        .order_by("position")  # Meta.ordering does not apply to aggregate queries
+    )
+    return {
+        "trial_count": published.count(),
+        "mechanisms": list(mechanisms),
+        "statuses": [row for row in count_by_status(published) if row[2]],
+    }
+
+
+def mechanism_trials(mechanism: Mechanism) -> QuerySet[Trial]:
+    """The published trials linked to `mechanism` (a queryset)."""
+    links = TrialMechanism.objects.filter(mechanism=mechanism)
+    return Trial.objects.published().filter(Exists(links.filter(trial=OuterRef("pk"))))
+
+
+def mechanism_counts(mechanism: Mechanism) -> tuple[list[Row], list[Row]]:
+    """A mechanism's page's counts (two queries): (by phase, by status as shown), each [(code, label, count)]
+    without the zeros."""
+    trials = mechanism_trials(mechanism)
+    by_phase = count_by(trials, "phase", [*Phase.choices, ("", "Phase not recorded")])
+    return [row for row in by_phase if row[2]], [row for row in count_by_status(trials) if row[2]]
+
+
+def refresh_counts() -> None:
+    """Count, under the data version now, what the first readers would otherwise wait for: the home page's, the
+    unfiltered list's and each mechanism's counts (about 20 queries). Run after each commit that changed the
+    registry (trials/data_version.py); a value already counted for this version is not counted again."""
+    cached_counts("home", "", home_counts)
+    list_counts(*filtered_trials(QueryDict()))
+    for mechanism in Mechanism.objects.only("pk", "slug"):
+        cached_counts("mechanism", mechanism.slug, partial(mechanism_counts, mechanism))

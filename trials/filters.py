@@ -295,6 +295,14 @@ def order_trials(queryset, sort, text=""):
     return queryset.order_by(expression, "pk")
 
 
+# The query parameters the list reads, for the public pages' cache key (trials/page_cache.py): the repeatable
+# codes (read as a set) and the others (read as one value: the last one given). Other parameters are ignored.
+LIST_MULTI_PARAMETERS = frozenset(
+    name for name, item in TrialFilter.base_filters.items() if isinstance(item, CodeFilter)
+)
+LIST_SINGLE_PARAMETERS = frozenset(TrialFilter.base_filters) - LIST_MULTI_PARAMETERS | set(ListForm.base_fields)
+
+
 def filtered_trials(data, today=None):
     """Validate `data` and return (filterset, queryset): published trials matching it, in the order asked for.
 

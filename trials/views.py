@@ -5,11 +5,19 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
 from mechanisms.models import Mechanism, PathwayStep
-from trials.facets import cached_counts, count_by, count_by_status, list_counts
-from trials.filters import PAGE_SIZE_MAX, PAGE_SIZE_MIN, SORT_CHOICES, filtered_trials
+from trials.facets import cached_counts, home_counts, list_counts, mechanism_counts, mechanism_trials
+from trials.filters import (
+    LIST_MULTI_PARAMETERS,
+    LIST_SINGLE_PARAMETERS,
+    PAGE_SIZE_MAX,
+    PAGE_SIZE_MIN,
+    SORT_CHOICES,
+    filtered_trials,
+)
 from trials.models import RegistryIdentifier, Trial, TrialMechanism
+from trials.page_cache import cache_parameters, not_cached
 from trials.status import STATUS_EXPLANATIONS
-from trials.vocabularies import OverallStatus, Phase
+from trials.vocabularies import OverallStatus
 
 RECENT_TRIALS = 6
 PAGE_SIZES = [10, 25, 50, 100]
@@ -23,21 +31,6 @@ def list_prefetches(queryset):
         "routes",
         "countries",
     )
-
-
-def home_counts():
-    """The home page's counts (three queries): published trials, by mechanism and by status as shown."""
-    published = Trial.objects.published()
-    mechanisms = (
-        Mechanism.objects.only("slug", "name", "summary", "position")  # not the long texts, once per link
-        .with_trial_count(published)
-        .order_by("position")  # Meta.ordering does not apply to aggregate queries
-    )
-    return {
-        "trial_count": published.count(),
-        "mechanisms": list(mechanisms),
-        "statuses": [row for row in count_by_status(published) if row[2]],
-    }
 
 
 @require_GET
@@ -72,6 +65,7 @@ class CountedPaginator(Paginator):
         self.count = count  # set on the instance: replaces Paginator's cached count query
 
 
+@cache_parameters(single=LIST_SINGLE_PARAMETERS, multi=LIST_MULTI_PARAMETERS)
 @require_GET
 def trial_list(request):
     filterset, trials = filtered_trials(request.GET)
@@ -158,9 +152,9 @@ def mechanism_list(request):
 def mechanism_detail(request, slug):
     mechanism = get_object_or_404(Mechanism, slug=slug)
     links = TrialMechanism.objects.filter(mechanism=mechanism)
-    trials = Trial.objects.published().filter(Exists(links.filter(trial=OuterRef("pk"))))
     shown = (
-        trials.with_primary_identifier()
+        mechanism_trials(mechanism)
+        .with_primary_identifier()
         .prefetch_related(
             Prefetch("mechanism_links", queryset=links, to_attr="links_here"),
             "diabetes_types",
@@ -170,11 +164,8 @@ def mechanism_detail(request, slug):
         .order_by("-last_reviewed_on", "pk")[:TRIALS_SHOWN]
     )
 
-    def counts():
-        by_phase = count_by(trials, "phase", [*Phase.choices, ("", "Phase not recorded")])
-        return [row for row in by_phase if row[2]], [row for row in count_by_status(trials) if row[2]]
-
-    by_phase, by_status = cached_counts("mechanism", slug, counts)  # until the registry changes, as the list's
+    # Counted when the registry last changed (trials/facets.py: refresh_counts), as the list's.
+    by_phase, by_status = cached_counts("mechanism", slug, lambda: mechanism_counts(mechanism))
     return render(
         request,
         "mechanisms/mechanism_detail.html",
@@ -192,6 +183,7 @@ def mechanism_detail(request, slug):
 # --- CSV export (trials/exports.py) -----------------------------------------------------------
 
 
+@not_cached  # streamed, and as large as the registry
 @require_GET
 def trial_export(request):
     """/trials/export.csv: every trial /trials/ shows for the same parameters (all pages, in the same order), as

@@ -1,0 +1,237 @@
+"""The registry's data version: one row that changes whenever anything a public page shows may have changed.
+
+Public pages and their counts are cached under it (trials/page_cache.py, trials/facets.py), so a cached page is
+never stale: the first read after a write sees a new version and misses the cache.
+
+Every write path changes it, by construction rather than by care:
+- `bump()` is the one function that changes it, in the caller's transaction;
+- a database trigger on every table of the project's apps (mechanisms, trials, and any app added beside them)
+  does the same for every INSERT, UPDATE, DELETE (and TRUNCATE on PostgreSQL), whoever writes: the admin, an
+  action, a command, bulk_create, queryset.update(), loaddata, raw SQL. `install_triggers` puts them on every
+  such table after each `migrate` (the post_migrate signal), so a new model is covered with no code;
+- after a transaction that changed the registry through the ORM commits, the public counts are counted afresh
+  (`refresh_counts`), so that no reader waits for them.
+
+The version is a counter and the time of the change (to the microsecond on PostgreSQL); the time makes it unique
+even when a rolled-back transaction or a database made afresh counts the same number again. On PostgreSQL the
+row is updated once per transaction (updating one row thousands of times in a transaction slows each update);
+the statements after the first count in a transaction-local setting, which only that transaction sees, so
+its own reads still see a new version after each of its writes.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+from django.apps import apps
+from django.conf import settings
+from django.db import connections, transaction
+
+TABLE = "registry_data_version"
+TRIGGER = "registry_data_changed"
+BUMP_FUNCTION = "registry_bump_data_version"
+LOCAL_SETTING = "registry.data_changes"  # PostgreSQL: statements that changed data in this transaction
+
+CREATE_TABLE = {
+    "postgresql": [
+        f"CREATE TABLE IF NOT EXISTS {TABLE} (id integer PRIMARY KEY CHECK (id = 1), counter bigint NOT NULL, "
+        "changed_at timestamptz NOT NULL)",
+        f"INSERT INTO {TABLE} (id, counter, changed_at) VALUES (1, 1, clock_timestamp()) ON CONFLICT (id) DO NOTHING",
+    ],
+    "sqlite": [
+        f"CREATE TABLE IF NOT EXISTS {TABLE} (id integer PRIMARY KEY CHECK (id = 1), counter integer NOT NULL, "
+        "changed_at text NOT NULL)",
+        f"INSERT OR IGNORE INTO {TABLE} (id, counter, changed_at) VALUES (1, 1, strftime('%Y-%m-%d %H:%M:%f', 'now'))",
+    ],
+}
+
+# PostgreSQL: the bump as a function (the triggers' and bump()'s), and the statement-level trigger function.
+POSTGRESQL_FUNCTIONS = [
+    f"""
+    CREATE OR REPLACE FUNCTION {BUMP_FUNCTION}() RETURNS void LANGUAGE plpgsql AS $$
+    DECLARE changes integer := coalesce(nullif(current_setting('{LOCAL_SETTING}', true), ''), '0')::integer;
+    BEGIN
+        IF changes = 0 THEN
+            UPDATE {TABLE} SET counter = counter + 1, changed_at = clock_timestamp() WHERE id = 1;
+        END IF;
+        PERFORM set_config('{LOCAL_SETTING}', (changes + 1)::text, true);
+    END $$
+    """,
+    f"""
+    CREATE OR REPLACE FUNCTION {TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM {BUMP_FUNCTION}();
+        RETURN NULL;
+    END $$
+    """,
+]
+
+BUMP = {
+    "postgresql": f"SELECT {BUMP_FUNCTION}()",
+    "sqlite": f"UPDATE {TABLE} SET counter = counter + 1, changed_at = strftime('%Y-%m-%d %H:%M:%f', 'now') "
+    "WHERE id = 1",
+}
+
+READ = {
+    "postgresql": f"SELECT counter, changed_at, current_setting('{LOCAL_SETTING}', true) FROM {TABLE} WHERE id = 1",
+    "sqlite": f"SELECT counter, changed_at, '' FROM {TABLE} WHERE id = 1",
+}
+
+
+@dataclass(frozen=True)
+class Version:
+    tag: str  # unique to this state of the data: part of every cache key
+    changed_at: datetime  # when it changed (UTC): the pages' Last-Modified
+
+
+def current(using="default"):
+    """Query (one, by primary key): the data version now, or None if the database has none (not migrated)."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(READ[connection.vendor])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    counter, changed_at, local = row
+    if isinstance(changed_at, str):
+        changed_at = datetime.fromisoformat(changed_at).replace(tzinfo=UTC)
+    return Version(tag=f"{counter}.{changed_at.timestamp():.6f}.{local or 0}", changed_at=changed_at)
+
+
+def bump(using="default"):
+    """Change the data version, in the current transaction, and count the public counts afresh once it commits.
+
+    The triggers call the same SQL for every write, so this is needed only where the triggers cannot see the
+    change (none today) or to recount after a bulk write, which sends no signal."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(BUMP[connection.vendor])
+    schedule_refresh(using)
+
+
+# --- Triggers ---------------------------------------------------------------------------------------
+
+
+def project_apps():
+    """The project's own apps (a folder beside manage.py), not Django's or a package's."""
+    return [app for app in apps.get_app_configs() if Path(app.path).parent == Path(settings.BASE_DIR)]
+
+
+@cache
+def project_app_labels():
+    return frozenset(app.label for app in project_apps())
+
+
+def covered_tables():
+    """Every table of the project's apps' models (their many-to-many and history tables included)."""
+    tables = set()
+    for app in project_apps():
+        for model in app.get_models(include_auto_created=True):
+            if model._meta.managed and not model._meta.proxy:
+                tables.add(model._meta.db_table)
+    return sorted(tables)
+
+
+def trigger_sql(vendor, table):
+    quoted = f'"{table}"'
+    if vendor == "postgresql":
+        return [
+            f"DROP TRIGGER IF EXISTS {TRIGGER} ON {quoted}",
+            f"CREATE TRIGGER {TRIGGER} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {quoted} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {TRIGGER}()",
+        ]
+    # SQLite has row-level triggers only; an update of one row is cheap there (no row versions).
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {TRIGGER}_{event.lower()}_{table} AFTER {event} ON {quoted} "
+        f"BEGIN {BUMP['sqlite']}; END"
+        for event in ("INSERT", "UPDATE", "DELETE")
+    ]
+
+
+def create_table(connection):
+    """The version's table and its row (migration 0007), and on PostgreSQL the bump's functions."""
+    with connection.cursor() as cursor:
+        for statement in CREATE_TABLE[connection.vendor]:
+            cursor.execute(statement)
+        if connection.vendor == "postgresql":
+            for statement in POSTGRESQL_FUNCTIONS:
+                cursor.execute(statement)
+
+
+def drop_table(connection):
+    """Undo `create_table` (and every trigger, which would call the functions)."""
+    tables = set(connection.introspection.table_names())
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"DROP FUNCTION IF EXISTS {TRIGGER}() CASCADE")
+            cursor.execute(f"DROP FUNCTION IF EXISTS {BUMP_FUNCTION}()")
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE %s", [f"{TRIGGER}_%"])
+            for (name,) in cursor.fetchall():
+                cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"')
+        if TABLE in tables:
+            cursor.execute(f"DROP TABLE {TABLE}")
+
+
+def install_triggers(using="default", **kwargs):
+    """Put the trigger on every covered table that exists (post_migrate: after every `migrate` and `flush`, which
+    may have made or remade tables). Idempotent."""
+    connection = connections[using]
+    if connection.vendor not in BUMP:
+        return
+    with connection.cursor() as cursor:
+        existing = set(connection.introspection.table_names(cursor))
+    if TABLE not in existing:
+        return  # migrated part of the way: the next migrate installs them
+    with transaction.atomic(using=using):
+        create_table(connection)  # the functions may have changed with the code
+        with connection.cursor() as cursor:
+            for table in covered_tables():
+                if table in existing:
+                    for statement in trigger_sql(connection.vendor, table):
+                        cursor.execute(statement)
+
+
+def tables_with_triggers(using="default"):
+    """Query: the tables that have the trigger now (for tests and checks)."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT DISTINCT event_object_table FROM information_schema.triggers WHERE trigger_name = %s",
+                [TRIGGER],
+            )
+            return {row[0] for row in cursor.fetchall()}
+        cursor.execute("SELECT tbl_name FROM sqlite_master WHERE type = 'trigger' AND name LIKE %s", [f"{TRIGGER}_%"])
+        return {row[0] for row in cursor.fetchall()}
+
+
+# --- Counting on write ----------------------------------------------------------------------------
+
+
+def schedule_refresh(using="default"):
+    """Count the public counts afresh once the current transaction commits (at once outside a transaction).
+    Once per transaction, however many writes it makes."""
+    connection = connections[using]
+    if not connection.in_atomic_block:
+        refresh_counts()
+        return
+    if not any(entry[1] is refresh_counts for entry in connection.run_on_commit):
+        transaction.on_commit(refresh_counts, using=using, robust=True)
+
+
+def registry_written(sender, using="default", **kwargs):
+    """post_save, post_delete and m2m_changed of any model of the project's apps: recount after the commit."""
+    # Not the historical models of a migration: its data is not the registry's yet.
+    if sender._meta.apps is apps and sender._meta.app_label in project_app_labels():
+        schedule_refresh(using)
+
+
+def refresh_counts():
+    """The home page's, the unfiltered list's and each mechanism's counts, counted now under the data version
+    (trials/facets.py), so that the first reader after a change does not wait for them."""
+    from trials.facets import refresh_counts as count
+
+    if current() is not None:
+        count()
