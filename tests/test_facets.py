@@ -1,5 +1,6 @@
-"""The public lists' counts cache (trials/facets.py: `cached_counts`, `data_version`, `list_counts`): cached until
-anything a reader could see changes, whatever path the change takes."""
+"""The public lists' counts cache (trials/facets.py: `cached_counts`, `list_counts`, `refresh_counts`): cached under
+the registry's data version until anything a reader could see changes, whatever path the change takes, and counted
+again as soon as a change commits, so that the first reader does not wait."""
 
 import datetime
 
@@ -9,8 +10,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from mechanisms.models import Mechanism
-from tests.factories import RegistryIdentifierFactory, SourceFactory, TrialMechanismFactory, trial_with
-from trials import actions
+from tests.factories import (
+    RegistryIdentifierFactory,
+    SourceFactory,
+    TrialMechanismFactory,
+    UserFactory,
+    publishable_trial,
+    trial_with,
+)
+from trials import actions, data_version
 from trials.models import Trial, TrialMechanism
 from trials.vocabularies import CurationState, OverallStatus, Phase, Registry
 
@@ -142,3 +150,76 @@ def test_cached_counts_follow_publishing_and_unpublishing(client, trials, editor
     actions.send_to_review(trial=trial, user=editor)
     actions.publish(trial=trial, user=editor)
     assert list_counts_seen(client)[0] == total
+
+
+# --- Counting on write (refresh_counts): the first reader after a change does not count -------------------
+
+# The queries of a page whose counts are cached but whose HTML is not (the first reader after a change): the data
+# version, then the page's own reads. With the counts not cached, the list runs 9 facet counts and a total more.
+FIRST_READER_QUERIES = {
+    "/trials/": 6,  # version, page of trials, 4 prefetches
+    "/": 6,  # version, recent trials, 4 prefetches
+    "/mechanisms/immune-regulation/": 8,  # version, mechanism, trials, 3 prefetches + links, pathway steps
+}
+
+
+def first_reader(client, url, django_assert_max_num_queries):
+    with django_assert_max_num_queries(FIRST_READER_QUERIES[url]):
+        response = client.get(url)
+    assert response.status_code == 200 and response["X-Page-Cache"] == "miss"
+    return response.content.decode()
+
+
+@pytest.mark.parametrize("url", list(FIRST_READER_QUERIES))
+def test_the_first_reader_after_a_save_does_not_count(
+    client, url, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):  # as if committed
+        trial = trial_with(identifier="NCT01234567", mechanisms=["immune-regulation"], countries=["SE"])
+    client.get(url)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        trial.brief_title = "Saved by a curator"
+        trial.save()
+        trial.countries.add("FR")
+    assert len(callbacks) == 1  # one recount per transaction, however many writes
+    first_reader(client, url, django_assert_max_num_queries)
+
+
+def test_the_first_reader_after_publishing_sees_the_new_counts(
+    client, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):  # as if committed
+        trial = publishable_trial(brief_title="Just published")
+        editor = UserFactory(role="Editor")
+        actions.unpublish(trial=trial, user=editor)
+    before = Trial.objects.published().count()
+    client.get("/trials/")
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.send_to_review(trial=trial, user=editor)
+    with django_capture_on_commit_callbacks(execute=True):
+        trial.refresh_from_db()
+        actions.publish(trial=trial, user=editor)
+    page = first_reader(client, "/trials/", django_assert_max_num_queries)
+    assert "Just published" in page and f"{before + 1} trial" in page
+
+
+def test_a_bulk_write_counts_at_once_when_bumped(
+    client, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):  # as if committed
+        trial_with(identifier="NCT01234567")
+    client.get(reverse("trials:list"))
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        Trial.objects.update(brief_title="Changed in bulk")  # no signal: the trigger changes the version
+        data_version.bump()  # and counts once it commits
+    assert len(callbacks) == 1
+    assert "Changed in bulk" in first_reader(client, "/trials/", django_assert_max_num_queries)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_counts_are_ready_when_the_write_commits(client, django_assert_max_num_queries):
+    trial = trial_with(identifier="NCT01234567", mechanisms=["immune-regulation"])
+    client.get("/trials/")
+    trial.brief_title = "Committed for real"
+    trial.save()  # autocommit: counted right after
+    assert "Committed for real" in first_reader(client, "/trials/", django_assert_max_num_queries)

@@ -217,8 +217,16 @@ def schedule_refresh(using="default"):
     if not connection.in_atomic_block:
         refresh_counts()
         return
-    if not any(entry[1] is refresh_counts for entry in connection.run_on_commit):
-        transaction.on_commit(refresh_counts, using=using, robust=True)
+    pending = getattr(connection, "registry_refresh", None)
+    if pending is not None and any(entry[1] is pending for entry in connection.run_on_commit):
+        return
+
+    def refresh():
+        connection.registry_refresh = None
+        refresh_counts()
+
+    connection.registry_refresh = refresh
+    transaction.on_commit(refresh, using=using, robust=True)
 
 
 def registry_written(sender, using="default", **kwargs):
