@@ -9,8 +9,11 @@
    filled with the curated trials plus 10,000 synthetic ones (`make_synthetic_trials --alongside-curated`).
 2. gunicorn serves it on 127.0.0.1:8016 in production mode (DEBUG off, whitenoise, the security headers;
    plain HTTP on the loopback, so the HTTPS redirect is switched off as behind a TLS-terminating proxy).
-3. wrk (Debian's package) sends a weighted mix of list, filter, search, trial-page and CSV-export requests
-   from 32 connections for 30 seconds, then each kind alone for a few seconds. Traffic goes to 127.0.0.1 only.
+3. wrk (Debian's package) sends a weighted mix of pages (list, filters, search, trial pages, home, mechanisms,
+   about, evidence when the site has it) from 32 connections for 30 seconds; then the floor (bench/floor.py: a
+   trivial view through the same middleware) under the same settings; then each kind alone for a few seconds,
+   the CSV exports too. Traffic goes to 127.0.0.1 only. The last line printed sums it up:
+   `loadtest trials=N floor_rps=.. pages_rps=.. pages_p99_ms=.. errors=N`.
 4. The figures go to bench/RESULTS.md (its own section; the rest of the file is kept). Exit status 1 if any
    request failed or answered anything but 200, or if gunicorn logged a traceback.
 """
@@ -167,12 +170,17 @@ def request_mix(env):
                 {"phase": "PHASE3", "cell_source": "ESC"},
             ]
         ],
-        "pages": ["/", "/mechanisms/", "/mechanisms/immune-regulation/", "/about/", "/healthz"],
+        "pages": ["/", "/mechanisms/", "/mechanisms/immune-regulation/", "/about/"],
     }
 
 
-# How often each kind appears in the mixed run (per 100 requests).
-WEIGHTS = {"list": 20, "filter": 25, "search": 15, "trial": 25, "export": 5, "pages": 10}
+# How often each kind of page appears in the pages mix (per 100 requests). Exports are measured on their own: one
+# export streams every matching trial, and would measure the database's reading speed, not how many pages a server
+# holds. The floor (bench/floor.py: a trivial view through the same middleware) runs alone, under the same settings.
+WEIGHTS = {"list": 20, "filter": 25, "search": 15, "trial": 25, "pages": 15}
+ALONE = ["export"]
+FLOOR_PATH = "/bench/floor"
+OPTIONAL_PAGES = ["/evidence/"]  # in the mix when the site has them
 
 
 def write_paths(paths, weights, path):
@@ -199,6 +207,15 @@ def ensure_wrk():
         sys.exit(f"could not install wrk ({error}): install it yourself with apt-get install wrk (as root)")
     if not shutil.which("wrk"):
         sys.exit("wrk is still missing after apt-get install wrk")
+
+
+def answers(port, path):
+    """Whether the server answers `path` with a 200."""
+    try:
+        with urllib.request.urlopen(f"http://{HOST}:{port}{path}", timeout=10) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def wait_until_up(port, timeout=60):
@@ -249,7 +266,7 @@ def ms(microseconds):
 
 
 def results_section(setup, mixed, kinds, verdict):
-    rows = [("mixed (weights below)", mixed), *((kind, figures) for kind, figures in kinds.items())]
+    rows = [("pages mix (weights below)", mixed), *((kind, figures) for kind, figures in kinds.items())]
     lines = [
         START,
         "## Load test (`make loadtest`)",
@@ -273,10 +290,15 @@ def results_section(setup, mixed, kinds, verdict):
         )
     lines += [
         "",
+        f"Pages mix ÷ floor (requests a second, measured in this run): {mixed['rps'] / kinds['floor']['rps']:.2f}."
+        if "floor" in kinds
+        else "",
+        "",
         "Mix per 100 requests: " + ", ".join(f"{kind} {weight}" for kind, weight in WEIGHTS.items()) + ". "
         "list: the first pages and a sorted deep page; filter: eight combinations of filters with sorts and pages; "
         "search: six free-text searches; trial: 400 random published trials' pages plus every curated one; "
-        "export: four filtered CSV exports; pages: home, mechanisms, about, /healthz.",
+        "pages: home, mechanisms, a mechanism, about (and evidence when the site has it). Alone, not in the mix: "
+        "export: four filtered CSV exports; floor: a trivial view through the same middleware (`bench/floor.py`).",
         "",
         f"Verdict: {verdict}",
         END,
@@ -350,7 +372,7 @@ def main():
     gunicorn = subprocess.Popen(
         [
             str(Path(PY).parent / "gunicorn"),
-            "config.wsgi",
+            "bench.floor:wsgi_application()",  # the site's own URLs, plus the floor view
             f"--bind={HOST}:{args.port}",
             f"--workers={args.workers}",
             "--worker-class=gthread",
@@ -368,18 +390,28 @@ def main():
     )
     try:
         wait_until_up(args.port)
+        for path in OPTIONAL_PAGES:
+            if answers(args.port, path):
+                paths["pages"].append(path)
         with tempfile.TemporaryDirectory() as folder:
             mixed_file = Path(folder) / "mixed.txt"
             write_paths(paths, WEIGHTS, mixed_file)
             log(f"warming up, then the mix for {args.duration} s at {args.connections} connections")
-            run_wrk(args.port, mixed_file, 3, args.connections, args.wrk_threads)
+            run_wrk(args.port, mixed_file, 5, args.connections, args.wrk_threads)  # each worker fills its cache
             mixed = run_wrk(args.port, mixed_file, args.duration, args.connections, args.wrk_threads)
-            log(f"mix: {mixed['requests']} requests, {mixed['rps']:.1f}/s, {mixed['failed']} failed")
+            log(f"pages mix: {mixed['requests']} requests, {mixed['rps']:.1f}/s, {mixed['failed']} failed")
             kinds = {}
-            for kind in WEIGHTS if args.kind_duration else []:
+            floor_file = Path(folder) / "floor.txt"
+            floor_file.write_text(FLOOR_PATH + "\n")
+            # The floor under the same wrk settings and duration as the pages mix.
+            kinds["floor"] = run_wrk(args.port, floor_file, args.duration, args.connections, args.wrk_threads)
+            f = kinds["floor"]
+            log(f"floor: {f['requests']} requests, {f['rps']:.1f}/s, {f['failed']} failed")
+            for kind in [*WEIGHTS, *ALONE] if args.kind_duration else ALONE:
                 kind_file = Path(folder) / f"{kind}.txt"
                 kind_file.write_text("\n".join(paths[kind]) + "\n")
-                kinds[kind] = run_wrk(args.port, kind_file, args.kind_duration, args.connections, args.wrk_threads)
+                duration = args.kind_duration or 3
+                kinds[kind] = run_wrk(args.port, kind_file, duration, args.connections, args.wrk_threads)
                 f = kinds[kind]
                 log(f"{kind}: {f['requests']} requests, {f['rps']:.1f}/s, {f['failed']} failed, {f['statuses']}")
     finally:
@@ -417,6 +449,10 @@ def main():
         write_results(results_section(setup, mixed, kinds, verdict))
         log(f"wrote {RESULTS.relative_to(ROOT)}")
     log(verdict)
+    print(
+        f"loadtest trials={counts['trials']} floor_rps={kinds['floor']['rps']:.0f} pages_rps={mixed['rps']:.0f} "
+        f"pages_p99_ms={mixed['latency_us']['p99'] / 1000:.1f} errors={failed + fives}"
+    )
     if tracebacks:
         print(server_output[-5000:])
     else:

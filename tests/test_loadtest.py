@@ -7,6 +7,7 @@ synthetic ones, gunicorn on 127.0.0.1:8018, wrk for a few seconds): it fails on 
 import contextlib
 import importlib.util
 import os
+import re
 import secrets
 import shutil
 import sqlite3
@@ -51,8 +52,13 @@ def test_a_short_load_test_passes(tmp_path):
         timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    verdict = result.stdout.strip().splitlines()[-1]
+    lines = result.stdout.strip().splitlines()
+    verdict = next(line for line in lines if "PASS:" in line or "FAIL:" in line)
     assert "PASS:" in verdict and " 0 errors, 0 answers 5xx, 0 tracebacks" in verdict, verdict
+    # The last line sums it up: the floor's rate, the pages mix's rate and p99, the errors.
+    assert re.fullmatch(r"loadtest trials=\d+ floor_rps=\d+ pages_rps=\d+ pages_p99_ms=[\d.]+ errors=0", lines[-1]), (
+        lines[-1]
+    )
 
 
 def test_its_section_of_the_results_file_replaces_only_itself(tmp_path, monkeypatch):
