@@ -18,6 +18,7 @@ class TrialFactory(factory.django.DjangoModelFactory):
     phase = Phase.PHASE1_PHASE2
     overall_status = OverallStatus.COMPLETED
     status_confirmed_on = datetime.date(2026, 1, 15)
+    status_confirmed_on_precision = factory.LazyAttribute(lambda trial: "DAY" if trial.status_confirmed_on else "")
     last_reviewed_on = datetime.date(2026, 11, 24)
     curation_state = CurationState.PUBLISHED
 

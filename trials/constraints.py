@@ -91,4 +91,12 @@ TRIAL_CONSTRAINTS = [
         for field in PRECISE_DATES
     ],
     models.CheckConstraint(condition=~Q(brief_title=""), name="trial_brief_title_not_empty"),
+    *[
+        models.CheckConstraint(
+            condition=Q(**{f"{field}__isnull": True, f"{field}_precision": ""})
+            | (Q(**{f"{field}__isnull": False}) & in_choices(f"{field}_precision", DatePrecision)),
+            name=f"trial_{field}_precision_given",
+        )
+        for field in ("status_confirmed_on", "programme_discontinued_on")
+    ],
 ]

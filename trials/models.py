@@ -30,12 +30,16 @@ from trials.vocabularies import (
     EnrollmentType,
     Immunosuppression,
     MechanismRole,
+    OutcomeMeasure,
     OverallStatus,
     Phase,
+    PublicationKind,
     Registry,
     Route,
+    SourceKind,
     SponsorClass,
     StudyType,
+    TrialRelationKind,
     identifier_error,
     normalize_identifier,
 )
@@ -134,7 +138,7 @@ class Trial(models.Model):
         blank=True,
         help_text="Plain-language summary for readers: what is tested, in whom, how. No promises of a cure.",
     )
-    sponsor = models.CharField(max_length=200, blank=True, help_text="Lead sponsor, as the registry names it.")
+    sponsor = models.CharField(max_length=300, blank=True, help_text="Lead sponsor, as the registry names it.")
     sponsor_class = models.CharField(
         max_length=20,
         choices=SponsorClass.choices,
@@ -172,7 +176,30 @@ class Trial(models.Model):
         null=True,
         blank=True,
         help_text="Date the status was last confirmed by a source (the registry's 'status verified' date, "
-        "or the date of the newest source that gave the status). Not the date you reviewed the record.",
+        "or the date of the newest source that gave the status). Not the date you reviewed the record. "
+        "A month or a year only: give the 1st and its precision.",
+    )
+    status_confirmed_on_precision = models.CharField(
+        "precision",
+        max_length=5,
+        choices=DatePrecision.choices,
+        blank=True,
+        help_text="How precise the confirmation date is (a source dated “March 2023” is a month). Required with a "
+        "date.",
+    )
+    status_source = models.ForeignKey(
+        "Source",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="the status's source",
+        help_text="The source (listed below) that gave the status and its date. Save new sources first.",
+    )
+    why_stopped = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="For a suspended, terminated or withdrawn trial: the reason its registry or sponsor gives.",
     )
     start_date = models.DateField(null=True, blank=True, help_text="Study start. Month or year precision: use the 1st.")
     start_date_precision = models.CharField(max_length=5, choices=DatePrecision.choices, blank=True)
@@ -196,6 +223,11 @@ class Trial(models.Model):
     )
     countries = models.ManyToManyField(
         Country, blank=True, related_name="trials", help_text="Countries with at least one site."
+    )
+    registry_search_note = models.TextField(
+        blank=True,
+        help_text="For a trial without a registry identifier: which registries and sources were searched, so "
+        "readers know it is not an oversight.",
     )
 
     # Cells, route, immunosuppression
@@ -241,6 +273,24 @@ class Trial(models.Model):
     key_results = models.TextField(
         blank=True, help_text="Results reported so far, with their source. Empty means no results reported."
     )
+    public_caveats = models.TextField(
+        blank=True,
+        help_text="Shown to readers: conflicts between sources they should know about (e.g. “the paper reports 91 "
+        "participants; the registry 103”). Working notes go in the curator notes.",
+    )
+    programme = models.CharField(
+        max_length=200, blank=True, help_text="The programme or group of trials this one belongs to, if any."
+    )
+    programme_discontinued_on = models.DateField(
+        "programme stopped by its sponsor on",
+        null=True,
+        blank=True,
+        help_text="When the sponsor announced it stopped developing the product or programme, from a listed "
+        "sponsor or news source. A month or a year only: give the 1st and its precision.",
+    )
+    programme_discontinued_on_precision = models.CharField(
+        "precision", max_length=5, choices=DatePrecision.choices, blank=True
+    )
 
     # Curation
     curation_state = models.CharField(max_length=10, choices=CurationState.choices, default=CurationState.DRAFT)
@@ -250,7 +300,22 @@ class Trial(models.Model):
         help_text="Date a curator last checked the whole record against its sources.",
     )
     curator_notes = models.TextField(
-        blank=True, help_text="Never shown to the public: conflicts between sources, doubts, to-dos."
+        blank=True,
+        help_text="Never shown to the public (not on any page, in the export or in a feed): what you checked, "
+        "doubts, to-dos. Conflicts readers should see go in the public caveats.",
+    )
+    data_version = models.CharField(
+        max_length=20,
+        blank=True,
+        editable=False,
+        help_text="The version of the curated data file this record last took (see trials/data/README.md).",
+    )
+    data_fingerprint = models.CharField(
+        max_length=32,
+        blank=True,
+        editable=False,
+        help_text="The fingerprint of the data file's record this trial last took: it tells the loader whether a "
+        "curator changed the trial since (trials/canonical.py).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -281,6 +346,10 @@ class Trial(models.Model):
 
     def get_absolute_url(self):
         return reverse("trials:detail", args=[self.public_key])
+
+    def clean(self):
+        if self.status_source_id and self.status_source.trial_id != self.pk:
+            raise ValidationError({"status_source": "Choose one of this trial's own sources."})
 
     @property
     def public_key(self):
@@ -382,6 +451,12 @@ class Publication(models.Model):
     pmid = models.CharField("PMID", max_length=10, blank=True, help_text="PubMed identifier: digits only.")
     journal = models.CharField(max_length=200, blank=True)
     year = models.PositiveSmallIntegerField(null=True, blank=True)
+    kind = models.CharField(
+        max_length=20,
+        choices=PublicationKind.choices,
+        blank=True,
+        help_text="Results (final), interim results, the protocol or design, or background (not this trial's results).",
+    )
 
     history = HistoricalRecords()
 
@@ -393,6 +468,9 @@ class Publication(models.Model):
             ),
             models.CheckConstraint(condition=Q(doi="") | Q(doi__startswith="10."), name="publication_doi_format"),
             models.CheckConstraint(condition=Q(year__isnull=True) | Q(year__gte=1900), name="publication_year_valid"),
+            models.CheckConstraint(
+                condition=in_choices("kind", PublicationKind, blank=True), name="publication_kind_valid"
+            ),
         ]
 
     def __str__(self):
@@ -410,7 +488,27 @@ class Publication(models.Model):
 class Source(models.Model):
     trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="sources")
     url = models.URLField("URL", max_length=500, help_text="Where the fact can be checked.")
-    source_date = models.DateField("date", null=True, blank=True, help_text="Date of the source, if it has one.")
+    title = models.CharField(max_length=300, blank=True, help_text="The page's or document's title.")
+    publisher = models.CharField(
+        max_length=200, blank=True, help_text="Who publishes it, e.g. ClinicalTrials.gov, the sponsor, a journal."
+    )
+    kind = models.CharField(
+        max_length=20,
+        choices=SourceKind.choices,
+        blank=True,
+        help_text="Registry record: the registry's own page. Copy of a registry record: a third party's dated copy "
+        "(also list the registry's own address). Publication, sponsor (its site or press release), news, or "
+        "other (blogs, slides: never the only support of a fact). Never cite content farms or forums.",
+    )
+    source_date = models.DateField(
+        "date",
+        null=True,
+        blank=True,
+        help_text="Date of the source's content (last update, publication, release). A month or year: the 1st.",
+    )
+    date_precision = models.CharField(
+        "precision", max_length=5, choices=DatePrecision.choices, blank=True, help_text="Required with a date."
+    )
     date_notes = models.CharField(max_length=100, blank=True, help_text="A partial date, e.g. '2024 (data as of May)'.")
     used_for = models.TextField(help_text="What this source supports in the record.")
 
@@ -418,9 +516,112 @@ class Source(models.Model):
 
     class Meta:
         ordering = ["-source_date", "url"]
+        constraints = [
+            models.CheckConstraint(condition=in_choices("kind", SourceKind, blank=True), name="source_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(source_date__isnull=True, date_precision="")
+                | (Q(source_date__isnull=False) & in_choices("date_precision", DatePrecision)),
+                name="source_date_precision_given",
+            ),
+        ]
 
     def __str__(self):
-        return self.url
+        return self.title or self.url
+
+
+class Site(models.Model):
+    """A place where the trial runs, as its registry record (or a copy of it) lists it. Never a person."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="sites")
+    facility = models.CharField(
+        max_length=300,
+        help_text="The hospital or institution, as the registry names it. Never a person's name, telephone "
+        "number or e-mail address.",
+    )
+    city = models.CharField(max_length=100, blank=True)
+    country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="+")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["country__name", "city", "facility"]
+        constraints = [models.CheckConstraint(condition=~Q(facility=""), name="site_facility_not_empty")]
+
+    def __str__(self):
+        return ", ".join(part for part in (self.facility, self.city) if part)
+
+
+class Outcome(models.Model):
+    """A published result of the trial, for one measure: what was found, in how many, when, and where it says so."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="outcomes")
+    measure = models.CharField(max_length=25, choices=OutcomeMeasure.choices)
+    result = models.TextField(
+        help_text="What was found, in plain words and as reported, e.g. “10 of 12 insulin-independent”."
+    )
+    n = models.PositiveIntegerField(
+        "participants", null=True, blank=True, help_text="How many participants the result is about."
+    )
+    timepoint = models.CharField(max_length=100, blank=True, help_text="When it was measured, e.g. “day 365”.")
+    publication = models.ForeignKey(
+        Publication,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="outcomes",
+        help_text="The publication that reports it (listed above); or give a source.",
+    )
+    source = models.ForeignKey(
+        Source,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="outcomes",
+        help_text="The source that reports it, when no publication does.",
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "published outcome"
+        constraints = [
+            models.CheckConstraint(condition=in_choices("measure", OutcomeMeasure), name="outcome_measure_valid"),
+            models.CheckConstraint(condition=~Q(result=""), name="outcome_result_not_empty"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_measure_display()}: {self.result[:60]}"
+
+
+class TrialRelation(models.Model):
+    """Another trial related to this one: `related` is this trial's predecessor, successor, follow-up, or a trial of
+    the same programme."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="related_links")
+    related = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="+", verbose_name="related trial")
+    relation = models.CharField(
+        max_length=20,
+        choices=TrialRelationKind.choices,
+        help_text="What the related trial is to this one: its predecessor, its successor, a follow-up study of it, "
+        "or a trial of the same programme.",
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "related trial"
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "related"], name="trial_relation_unique"),
+            models.CheckConstraint(condition=~Q(trial=models.F("related")), name="trial_relation_not_itself"),
+            models.CheckConstraint(
+                condition=in_choices("relation", TrialRelationKind), name="trial_relation_kind_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_relation_display()}: {self.related}"
 
 
 # --- ClinicalTrials.gov import ----------------------------------------------------------------
@@ -436,15 +637,33 @@ class RegistryUpdateStatus(models.TextChoices):
     SUPERSEDED = "SUPERSEDED", "Superseded by a newer check"
 
 
+class RegistryUpdateOrigin(models.TextChoices):
+    CTGOV = "CTGOV", "ClinicalTrials.gov"
+    CURATED_DATA = "CURATED_DATA", "Curated data file"
+
+
 class RegistryUpdateQuerySet(models.QuerySet):
     def pending(self):
         return self.filter(status=RegistryUpdateStatus.PENDING)
 
 
 class RegistryUpdate(models.Model):
+    """Differences found for a curated trial, proposed field by field: from its ClinicalTrials.gov record (an
+    import or the daily check), or from a newer version of the registry's curated data file for a trial a curator
+    changed since it was loaded (trials/actions/initial_data.py)."""
+
     trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="registry_updates")
+    origin = models.CharField(
+        max_length=15,
+        choices=RegistryUpdateOrigin.choices,
+        default=RegistryUpdateOrigin.CTGOV,
+        help_text="Where the differences come from.",
+    )
     identifier = models.CharField(
-        "NCT number", max_length=20, help_text="The ClinicalTrials.gov record the differences come from."
+        "NCT number",
+        max_length=20,
+        blank=True,
+        help_text="The ClinicalTrials.gov record the differences come from (empty for the curated data file).",
     )
     changes = models.JSONField(
         help_text='Field by field: {"overall_status": {"old": "RECRUITING", "new": "COMPLETED"}}, values in the '
@@ -471,8 +690,11 @@ class RegistryUpdate(models.Model):
             models.CheckConstraint(
                 condition=in_choices("status", RegistryUpdateStatus), name="registry_update_status_valid"
             ),
+            models.CheckConstraint(
+                condition=in_choices("origin", RegistryUpdateOrigin), name="registry_update_origin_valid"
+            ),
             models.UniqueConstraint(
-                fields=["trial"],
+                fields=["trial", "origin"],
                 condition=Q(status=RegistryUpdateStatus.PENDING),
                 name="registry_update_one_pending_per_trial",
             ),
@@ -485,15 +707,20 @@ class RegistryUpdate(models.Model):
         indexes = [models.Index(fields=["status", "created_at"], name="registry_update_status_idx")]
 
     def __str__(self):
-        return f"{self.identifier}: {', '.join(self.changes)}"
+        return f"{self.identifier or self.get_origin_display()}: {', '.join(self.changes)}"
 
     @property
     def field_names(self):
-        """The fields that differ, in the trial's own order (a JSON object's keys have none on PostgreSQL)."""
+        """The fields that differ, in a curator's order (a JSON object's keys have none on PostgreSQL)."""
+        from trials.canonical import FIELDS
+
         order = {field.name: position for position, field in enumerate(Trial._meta.get_fields())}
-        return sorted(self.changes, key=lambda name: order.get(name, len(order)))
+        fields = {name: position for position, name in enumerate(FIELDS)}
+        return sorted(self.changes, key=lambda name: (order.get(name, len(order)), fields.get(name, len(fields))))
 
     @property
     def field_labels(self):
         """The names of the fields that differ, as curators read them."""
-        return [str(Trial._meta.get_field(name).verbose_name) for name in self.field_names]
+        from trials.canonical import field_label
+
+        return [field_label(name) for name in self.field_names]

@@ -159,6 +159,45 @@ class MechanismRole(models.TextChoices):
     CONTRIBUTING = "CONTRIBUTING", "Contributing"
 
 
+class SourceKind(models.TextChoices):
+    """What a source is. A registry record is the authority on a trial's registered facts; a copy of one is
+    dated evidence of what it said; "other" (blogs, slides) never supports a fact alone."""
+
+    REGISTRY = "REGISTRY", "Registry record"
+    REGISTRY_COPY = "REGISTRY_COPY", "Copy of a registry record"
+    PUBLICATION = "PUBLICATION", "Publication"
+    SPONSOR = "SPONSOR", "Sponsor or institution"
+    NEWS = "NEWS", "News or trade press"
+    OTHER = "OTHER", "Other"
+
+
+class PublicationKind(models.TextChoices):
+    RESULTS = "RESULTS", "Results"
+    INTERIM_RESULTS = "INTERIM_RESULTS", "Interim results"
+    PROTOCOL = "PROTOCOL", "Protocol or design"
+    BACKGROUND = "BACKGROUND", "Background"
+
+
+class OutcomeMeasure(models.TextChoices):
+    INSULIN_INDEPENDENCE = "INSULIN_INDEPENDENCE", "Insulin independence"
+    C_PEPTIDE = "C_PEPTIDE", "C-peptide (the body's own insulin production)"
+    HBA1C = "HBA1C", "HbA1c (average blood sugar)"
+    SEVERE_HYPOGLYCAEMIA = "SEVERE_HYPOGLYCAEMIA", "Severe low blood sugar (hypoglycaemia)"
+    INSULIN_DOSE = "INSULIN_DOSE", "Insulin dose"
+    SAFETY = "SAFETY", "Safety"
+    OTHER = "OTHER", "Other"
+
+
+class TrialRelationKind(models.TextChoices):
+    """How another trial relates to this one: it is this trial's predecessor, successor, follow-up, or a
+    trial of the same programme."""
+
+    PREDECESSOR = "PREDECESSOR", "Predecessor"
+    SUCCESSOR = "SUCCESSOR", "Successor"
+    SAME_PROGRAMME = "SAME_PROGRAMME", "Same programme"
+    FOLLOW_UP = "FOLLOW_UP", "Follow-up study"
+
+
 class Registry(models.TextChoices):
     CTGOV = "NCT", "ClinicalTrials.gov"
     EUCT = "EUCT", "EU CT (CTIS)"

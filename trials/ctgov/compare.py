@@ -113,7 +113,9 @@ def apply_registry_values(trial: Trial, values: dict[str, Any]) -> list[str] | N
         elif name == "collaborators":
             trial.collaborators = "\n".join(value or [])
         elif name == "status_confirmed_on":
+            # ClinicalTrials.gov's status-verified date is a month (statusVerifiedDate is YYYY-MM).
             trial.status_confirmed_on = date.fromisoformat(value) if value else None
+            trial.status_confirmed_on_precision = DatePrecision.MONTH if value else ""
         elif name in PRECISE_DATES:
             value = value or {}
             setattr(trial, name, date.fromisoformat(value["date"]) if value.get("date") else None)

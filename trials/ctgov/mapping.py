@@ -314,12 +314,14 @@ def _status(module: Study, notes: list[str]) -> dict[str, Any]:
             )
     if why := _text(module.get("whyStopped"), "whyStopped"):
         notes.append(f"Why stopped, per the registry: {why}")
-    verified = None
+    verified, verified_precision = None, ""
     if module.get("statusVerifiedDate"):
-        verified = parse_partial_date(module["statusVerifiedDate"], "statusVerifiedDate")[0].isoformat()
+        day, verified_precision = parse_partial_date(module["statusVerifiedDate"], "statusVerifiedDate")
+        verified = day.isoformat()
     return {
         "overall_status": overall_status,
         "status_confirmed_on": verified,
+        "status_confirmed_on_precision": str(verified_precision),
         "start_date": _precise_date(module.get("startDateStruct"), "startDate"),
         "primary_completion_date": _precise_date(module.get("primaryCompletionDateStruct"), "primaryCompletionDate"),
         "completion_date": _precise_date(module.get("completionDateStruct"), "completionDate"),
@@ -465,6 +467,7 @@ def study_to_record(study: Study, *, countries: dict[str, str] | None = None, to
         "phase": design["phase"],
         "overall_status": status["overall_status"],
         "status_confirmed_on": status["status_confirmed_on"],
+        "status_confirmed_on_precision": status["status_confirmed_on_precision"],
         "last_reviewed_on": None,
         **{name: status[name] for name in PRECISE_DATES},
         "enrollment": design["enrollment"],

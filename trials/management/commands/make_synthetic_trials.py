@@ -35,6 +35,7 @@ GROUPS = {
         "phase",
         "overall_status",
         "status_confirmed_on",
+        "status_confirmed_on_precision",
         "last_reviewed_on",
         "enrollment",
         "enrollment_type",
