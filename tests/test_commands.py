@@ -60,7 +60,7 @@ def run(path, *args):
 
 def test_loads_a_record_with_everything_it_links_to(tmp_path):
     out = run(write(tmp_path, RECORD))
-    assert "1 created, 0 already up to date" in out
+    assert "1 created, 0 updated, 0 already up to date" in out
     trial = Trial.objects.get(slug="example-msc-t1d")
     assert trial.curation_state == CurationState.PUBLISHED
     assert trial.collaborators == "Hospital A\nHospital B"
@@ -76,7 +76,7 @@ def test_loads_a_record_with_everything_it_links_to(tmp_path):
     assert trial.publications.get().pmid == "123"
     assert trial.sources.count() == 1
     assert trial.start_date_precision == "MONTH"
-    assert trial.history.earliest().history_change_reason == "Loaded from the initial curated data"
+    assert trial.history.earliest().history_change_reason == "Loaded from the curated data file"
 
 
 def test_second_run_changes_nothing(tmp_path):
@@ -84,7 +84,7 @@ def test_second_run_changes_nothing(tmp_path):
     run(path)
     before = Trial.history.count()
     out = run(path)
-    assert "0 created, 1 already up to date, 0 changed by curators" in out
+    assert "nothing changed: 0 created, 0 updated, 1 already up to date, 0 changed by curators" in out
     assert Trial.objects.count() == 1
     assert Trial.history.count() == before
 
@@ -131,13 +131,13 @@ def test_a_bad_record_loads_nothing_and_names_itself(tmp_path, change, message):
     assert not Trial.objects.exists()  # all or nothing
 
 
-def test_the_initial_data_loads_35_published_trials_idempotently():
+def test_the_initial_data_loads_72_published_trials_idempotently():
     records = read_records(INITIAL_DATA)
-    assert len(records) == 35
+    assert len(records) == 72
     first = run(INITIAL_DATA)
-    assert "35 created" in first
-    assert Trial.objects.published().count() == 35
-    assert "0 created, 35 already up to date" in run(INITIAL_DATA)
+    assert "72 created" in first
+    assert Trial.objects.published().count() == 72
+    assert "nothing changed: 0 created, 0 updated, 72 already up to date" in run(INITIAL_DATA)
 
 
 def test_the_initial_data_never_guesses_a_status():

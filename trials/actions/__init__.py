@@ -2,7 +2,8 @@
 docs/adr/0001-actions-layer.md). One module per job; every public name is re-exported here, so callers write
 `actions.publish(...)` whatever module holds it.
 
-- `records`: a record of the registry's data format as a trial and everything it links to; the initial data;
+- `records`: a record of the registry's data format as a trial and everything it links to; the curated data file
+  and how a database holding an older version of it upgrades;
 - `workflow`: draft → in review → published, and who may make each move; review dates;
 - `roles`: the Curator and Editor groups and their permissions;
 - `registry_updates`: ClinicalTrials.gov imports, the daily check, and resolving what they found.
@@ -11,13 +12,17 @@ docs/adr/0001-actions-layer.md). One module per job; every public name is re-exp
 from .records import (
     DATE_FIELDS,
     INITIAL_DATA,
+    RECORD_PREFETCH,
     SCALAR_FIELDS,
+    DataFile,
     LoadSummary,
     RecordError,
     create_trial,
     load_trials,
+    read_data_file,
     read_records,
     trial_fields,
+    write_record,
 )
 from .registry_updates import (
     CtgovCheckSummary,
@@ -55,6 +60,10 @@ __all__ = [
     "trial_fields",
     "create_trial",
     "read_records",
+    "read_data_file",
+    "DataFile",
+    "RECORD_PREFETCH",
+    "write_record",
     "load_trials",
     "PUBLISH_PERMISSION",
     "TRANSITIONS",

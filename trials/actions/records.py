@@ -1,5 +1,12 @@
-"""Records of the registry's data format (trials/data/README.md): create a trial and everything it links to,
-load a data file (the initial curated trials).
+"""Records of the registry's data format (trials/data/README.md): write a trial and everything it links to from a
+record, and load the registry's curated data file into a database that may hold an older version of it, with
+nothing lost.
+
+`write_record` writes the fields of a record onto a trial, for a new trial (`create_trial`) and for one taking a
+newer version alike. `load_trials` decides per record, from fingerprints (trials/canonical.py): create what is
+missing; update what no curator touched since it was loaded; for what a curator changed, keep the curator's
+values and record the file's differences as a proposal (a RegistryUpdate of origin "curated data", resolved
+field by field like the ClinicalTrials.gov ones: trials/actions/registry_updates.py).
 """
 
 import json
@@ -9,21 +16,32 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Prefetch
+from django.utils import timezone
 
 from mechanisms.models import Mechanism
+from trials import canonical as records
 from trials.models import (
     Country,
     DiabetesTypeTerm,
+    Outcome,
     Publication,
     RegistryIdentifier,
+    RegistryUpdate,
+    RegistryUpdateOrigin,
+    RegistryUpdateStatus,
     RouteTerm,
+    Site,
     Source,
     Trial,
     TrialMechanism,
+    TrialRelation,
 )
-from trials.vocabularies import PRECISE_DATES
+from trials.vocabularies import PRECISE_DATES, CurationState, Immunosuppression
 
 INITIAL_DATA = Path(__file__).resolve().parent.parent / "data" / "initial_trials.json"
+DATA_FILE_NAME = "trials/data/initial_trials.json"
+REASON_LENGTH = 100  # the history's change reason holds this many characters
 
 # Scalar fields of a record in the registry's data format (see trials/data/README.md).
 SCALAR_FIELDS = [
@@ -39,9 +57,12 @@ SCALAR_FIELDS = [
     "study_type",
     "phase",
     "overall_status",
+    "status_confirmed_on_precision",
+    "why_stopped",
     "enrollment",
     "enrollment_type",
     "enrollment_notes",
+    "registry_search_note",
     "cell_source",
     "cell_origin",
     "differentiation",
@@ -53,10 +74,48 @@ SCALAR_FIELDS = [
     "immunosuppression_notes",
     "follow_up_months",
     "key_results",
+    "public_caveats",
+    "programme",
     "curator_notes",
     "curation_state",
 ]
 DATE_FIELDS = ["status_confirmed_on", "last_reviewed_on"]
+
+
+def _parse_date(value):
+    return date.fromisoformat(value) if value else None
+
+
+_date = _parse_date
+
+_TEXT_FIELDS = {
+    f.name for f in Trial._meta.concrete_fields if f.get_internal_type() in {"CharField", "TextField", "SlugField"}
+}
+
+
+def trial_fields(record):
+    """The Trial model's own field values of a record (scalars and dates; no relations)."""
+    values = {name: record.get(name) for name in SCALAR_FIELDS if name in record}
+    for name in ("official_title", "acronym", "summary", "sponsor", "sponsor_class", "product_name"):
+        values[name] = values.get(name) or ""
+    values["collaborators"] = "\n".join(record.get("collaborators") or [])
+    for name in DATE_FIELDS:
+        values[name] = _parse_date(record.get(name))
+    if values["status_confirmed_on"] and not values.get("status_confirmed_on_precision"):
+        values["status_confirmed_on_precision"] = "DAY"  # the first data file gave days only
+    for name in PRECISE_DATES:
+        given = record.get(name) or {}
+        values[name] = _parse_date(given.get("date"))
+        values[f"{name}_precision"] = given.get("precision", "")
+        values[f"{name}_type"] = given.get("type", "")
+    stopped = record.get("programme_discontinued_on") or {}
+    values["programme_discontinued_on"] = _parse_date(stopped.get("date"))
+    values["programme_discontinued_on_precision"] = stopped.get("precision", "") if stopped.get("date") else ""
+    return {name: ("" if value is None and name in _TEXT_FIELDS else value) for name, value in values.items()}
+
+
+def _reason(text):
+    return text if len(text) <= REASON_LENGTH else text[: REASON_LENGTH - 1] + "…"
 
 
 class RecordError(Exception):
@@ -64,51 +123,27 @@ class RecordError(Exception):
 
 
 @dataclass
-class LoadSummary:
-    created: list = field(default_factory=list)
-    unchanged: list = field(default_factory=list)
-    kept: list = field(default_factory=list)  # present, differing from the file: the curators' version is kept
+class DataFile:
+    trials: list
+    version: str = ""  # the curation's date, e.g. "2026-11-30"
+    loaded_before: dict = field(default_factory=dict)  # {slug: [fingerprints of earlier versions of its record]}
 
-    def __str__(self):
-        return (
-            f"{len(self.created)} created, {len(self.unchanged)} already up to date, "
-            f"{len(self.kept)} changed by curators since and left as they are"
-        )
+    @property
+    def label(self):
+        return f"the curated data of {self.version}" if self.version else "the curated data file"
 
 
-_TEXT_FIELDS = {
-    f.name for f in Trial._meta.concrete_fields if f.get_internal_type() in {"CharField", "TextField", "SlugField"}
-}
+def read_data_file(path=INITIAL_DATA):
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return DataFile(trials=data["trials"], version=data.get("version", ""), loaded_before=data.get("loaded_before", {}))
 
 
-def _parse_date(value):
+def read_records(path=INITIAL_DATA):
+    return read_data_file(path).trials
+
+
+def _date(value):
     return date.fromisoformat(value) if value else None
-
-
-def trial_fields(record):
-    """The Trial model's field values of a record (scalars and dates; no relations)."""
-    values = {name: record.get(name) for name in SCALAR_FIELDS if name in record}
-    for name in ("official_title", "acronym", "summary", "sponsor", "sponsor_class", "product_name"):
-        values[name] = values.get(name) or ""
-    values["collaborators"] = "\n".join(record.get("collaborators") or [])
-    for name in DATE_FIELDS:
-        values[name] = _parse_date(record.get(name))
-    for name in PRECISE_DATES:
-        given = record.get(name) or {}
-        values[name] = _parse_date(given.get("date"))
-        values[f"{name}_precision"] = given.get("precision", "")
-        values[f"{name}_type"] = given.get("type", "")
-    return {name: ("" if value is None and name in _TEXT_FIELDS else value) for name, value in values.items()}
-
-
-def _clean_and_save(instance, label, exclude=None, user=None):
-    if user is not None:
-        instance._history_user = user  # the history names who made the row (no request to take it from)
-    try:
-        instance.full_clean(exclude=exclude)
-    except ValidationError as error:
-        raise RecordError(f"{label}: {'; '.join(_messages(error))}") from None
-    instance.save()
 
 
 def _messages(error):
@@ -117,87 +152,385 @@ def _messages(error):
     return error.messages
 
 
-def create_trial(record, *, change_reason="Created", user=None):
-    """Create a trial and everything it links to from one record of the registry's data format.
+def _save(instance, label, reason, exclude=None, constraints=True):
+    try:
+        instance.full_clean(exclude=exclude, validate_unique=constraints, validate_constraints=constraints)
+    except ValidationError as error:
+        raise RecordError(f"{label}: {'; '.join(_messages(error))}") from None
+    instance._change_reason = reason
+    instance.save()
 
-    Every row is validated (formats, vocabularies, date order) before it is saved; a bad record raises
-    RecordError naming it. `user`, when given, is named in the history of every row (a command has no
-    request to take it from). Call inside a transaction (the loaders do).
+
+def _set_scalars(trial, values):
+    """Set the trial's own fields among `values` (canonical or file values). Returns the m2m and item fields."""
+    rest = {}
+    for name, value in values.items():
+        if name in records.SCALARS:
+            if name == "immunosuppression" and not value:
+                value = Immunosuppression.UNKNOWN
+            setattr(trial, name, "" if value is None and name in _TEXT_FIELDS else value)
+        elif name == "last_reviewed_on":
+            trial.last_reviewed_on = _date(value)
+        elif name == "status_confirmed_on":
+            # a file record gives the date and its precision apart; a proposal gives {"date", "precision"}
+            if isinstance(value, dict) or value is None:
+                value = value or {}
+                trial.status_confirmed_on = _date(value.get("date"))
+                trial.status_confirmed_on_precision = value.get("precision", "") if value.get("date") else ""
+            else:
+                trial.status_confirmed_on = _date(value)
+                trial.status_confirmed_on_precision = values.get("status_confirmed_on_precision") or "DAY"
+        elif name in records.PRECISE_DATES:
+            value = value or {}
+            setattr(trial, name, _date(value.get("date")))
+            setattr(trial, f"{name}_precision", value.get("precision", "") if value.get("date") else "")
+            setattr(trial, f"{name}_type", value.get("type", "") if value.get("date") else "")
+        elif name == "programme_discontinued_on":
+            value = value or {}
+            trial.programme_discontinued_on = _date(value.get("date"))
+            trial.programme_discontinued_on_precision = value.get("precision", "") if value.get("date") else ""
+        elif name == "collaborators":
+            trial.collaborators = "\n".join(value or [])
+        elif name in ("status_confirmed_on_precision", "curation_state"):
+            continue
+        else:
+            rest[name] = value
+    return rest
+
+
+def _replace(trial, model, rows, reason):
+    """Make the trial's rows of `model` exactly `rows` (unsaved instances): rows equal to a kept one stay as they
+    are (their links and history too), the others are deleted or created."""
+    compare = [f.name for f in model._meta.concrete_fields if f.name not in ("id", "trial")]
+    existing = list(model.objects.filter(trial=trial))
+    kept = []
+    for row in rows:
+        same = next(
+            (old for old in existing if old not in kept and all(getattr(old, n) == getattr(row, n) for n in compare)),
+            None,
+        )
+        kept.append(same or row)
+    for old in existing:
+        if old not in kept:
+            old._change_reason = reason
+            old.delete()
+    return kept
+
+
+def _write_items(trial, name, items, *, label, reason, slugs=None):
+    """Write one list field of a record (identifiers, mechanisms, publications, sources, sites, outcomes,
+    related) onto a saved trial. Items are in the file's form or the canonical one: an outcome names its
+    publication and source by index into the record's lists (file) or by citation and address (canonical)."""
+    if name == "identifiers":
+        rows = [
+            RegistryIdentifier(trial=trial, registry=i["registry"], value=i["value"], is_primary=bool(i.get("primary")))
+            for i in items
+        ]
+        # Delete before creating: an identifier moving between rows must not collide with itself.
+        kept = _replace(trial, RegistryIdentifier, rows, reason)
+        for row in kept:
+            if row.pk is None:
+                _save(row, label, reason)
+        return
+    if name == "mechanisms":
+        mechanisms = {m.slug: m for m in Mechanism.objects.all()}
+        rows = []
+        for item in items:
+            if item["mechanism"] not in mechanisms:
+                raise RecordError(f"{label}: unknown mechanism {item['mechanism']!r}")
+            rows.append(
+                TrialMechanism(
+                    trial=trial,
+                    mechanism=mechanisms[item["mechanism"]],
+                    role=item.get("role") or "PRIMARY",
+                    rationale=item.get("rationale") or "",
+                )
+            )
+        model = TrialMechanism
+    elif name == "publications":
+        rows = [
+            Publication(
+                trial=trial,
+                citation=item["citation"],
+                doi=item.get("doi") or "",
+                pmid=item.get("pmid") or "",
+                journal=item.get("journal") or "",
+                year=item.get("year"),
+                kind=item.get("kind") or "",
+            )
+            for item in items
+        ]
+        model = Publication
+    elif name == "sources":
+        rows = [
+            Source(
+                trial=trial,
+                url=item["url"],
+                title=item.get("title") or "",
+                publisher=item.get("publisher") or "",
+                kind=item.get("kind") or "",
+                source_date=_date(item.get("date")),
+                date_precision=(item.get("date_precision") or "DAY") if item.get("date") else "",
+                date_notes=item.get("date_notes") or "",
+                used_for=item.get("used_for") or "",
+            )
+            for item in items
+        ]
+        model = Source
+    elif name == "sites":
+        codes = {item.get("country") for item in items if item.get("country")}
+        countries = {c.code: c for c in Country.objects.filter(code__in=codes)}
+        if unknown := codes - set(countries):
+            raise RecordError(f"{label}: unknown country codes {sorted(unknown)} in its sites")
+        rows = [
+            Site(
+                trial=trial,
+                facility=item.get("facility") or "",
+                city=item.get("city") or "",
+                country=countries.get(item.get("country")),
+            )
+            for item in items
+        ]
+        model = Site
+    elif name == "outcomes":
+        publications = list(Publication.objects.filter(trial=trial))  # not a prefetched list: it may be stale
+        sources = list(Source.objects.filter(trial=trial))
+        rows = []
+        for item in items:
+            links = {}
+            for key, within, by in (("publication", publications, "citation"), ("source", sources, "url")):
+                ref = item.get(key)
+                if ref is None or ref == "":
+                    links[key] = None
+                    continue
+                match = next((row for row in within if getattr(row, by) == ref), None)
+                if match is None:
+                    raise RecordError(
+                        f"{label}: an outcome's {key} ({ref}) is not among the trial's {key}s; accept those too."
+                    )
+                links[key] = match
+            rows.append(
+                Outcome(
+                    trial=trial,
+                    measure=item["measure"],
+                    result=item["result"],
+                    n=item.get("n"),
+                    timepoint=item.get("timepoint") or "",
+                    **links,
+                )
+            )
+        model = Outcome
+    elif name == "related":
+        wanted = {item["slug"] for item in items}
+        others = {t.slug: t for t in Trial.objects.filter(slug__in=wanted)}
+        if missing := wanted - set(others):
+            raise RecordError(f"{label}: related trials {sorted(missing)} are not in the registry")
+        rows = [TrialRelation(trial=trial, related=others[item["slug"]], relation=item["relation"]) for item in items]
+        model = TrialRelation
+    else:
+        raise RecordError(f"{label}: {name!r} is not a field of a record")
+    for row in _replace(trial, model, rows, reason):
+        if row.pk is None:
+            _save(row, label, reason, exclude=["trial"] if model is TrialRelation else None)
+
+
+M2M = {"diabetes_types": DiabetesTypeTerm, "routes": RouteTerm, "countries": Country}
+
+
+def write_record(trial, values, *, reason, user=None, file_indexes=None, skip_related=False):
+    """Write `values` (fields of a record: a whole file record, or some canonical fields of a proposal) onto
+    `trial`, new or saved, validated; one history entry for the trial (`reason`, `user`). Returns the trial.
+
+    `file_indexes`: the whole file record, when `values` is one (its outcomes and status source point at its
+    sources and publications by position). Call inside a transaction.
     """
-    label = f"record {record.get('slug') or record.get('brief_title')!r}"
-    trial = Trial(**trial_fields(record))
-    trial._change_reason = change_reason
-    _clean_and_save(trial, label, user=user)
-
-    for name, model in (("diabetes_types", DiabetesTypeTerm), ("routes", RouteTerm), ("countries", Country)):
-        codes = set(record.get(name, []))
-        terms = list(model.objects.filter(code__in=codes))
-        if unknown := codes - {term.code for term in terms}:
-            raise RecordError(f"{label}: unknown {name} codes {sorted(unknown)}")
-        getattr(trial, name).set(terms)
-
-    for item in record.get("identifiers", []):
-        identifier = RegistryIdentifier(
-            trial=trial, registry=item["registry"], value=item["value"], is_primary=item.get("primary", False)
-        )
-        _clean_and_save(identifier, label, user=user)
-    mechanisms = {m.slug: m for m in Mechanism.objects.all()}
-    for item in record.get("mechanisms", []):
-        if item["mechanism"] not in mechanisms:
-            raise RecordError(f"{label}: unknown mechanism {item['mechanism']!r}")
-        link = TrialMechanism(
-            trial=trial,
-            mechanism=mechanisms[item["mechanism"]],
-            role=item.get("role", "PRIMARY"),
-            rationale=item["rationale"],
-        )
-        _clean_and_save(link, label, user=user)
-    for item in record.get("publications", []):
-        publication = Publication(
-            trial=trial,
-            citation=item["citation"],
-            doi=item.get("doi") or "",
-            pmid=item.get("pmid") or "",
-            journal=item.get("journal") or "",
-            year=item.get("year"),
-        )
-        _clean_and_save(publication, label, user=user)
-    for item in record.get("sources", []):
-        source = Source(
-            trial=trial,
-            url=item["url"],
-            source_date=_parse_date(item.get("date")),
-            date_notes=item.get("date_notes") or "",
-            used_for=item.get("used_for") or "",
-        )
-        _clean_and_save(source, label, user=user)
+    label = f"record {values.get('slug') or trial.slug!r}"
+    items = _set_scalars(trial, values)
+    status_source = items.pop("status_source", ...)
+    if file_indexes is not None:  # a file record: positions become the items they point at
+        canonical = records.canonical(file_indexes)
+        items["outcomes"] = canonical.get("outcomes", [])
+        status_source = canonical.get("status_source")
+    trial.skip_history_when_saving = True
+    try:
+        _save(trial, label, reason, exclude=["status_source"])
+        for name, model in M2M.items():
+            if name in items:
+                codes = set(items.pop(name) or [])
+                terms = list(model.objects.filter(code__in=codes))
+                if unknown := codes - {term.code for term in terms}:
+                    raise RecordError(f"{label}: unknown {name} codes {sorted(unknown)}")
+                getattr(trial, name).set(terms)
+        for name in ("identifiers", "mechanisms", "publications", "sources", "sites", "outcomes", "related"):
+            if name in items and not (skip_related and name == "related"):
+                _write_items(trial, name, items.pop(name) or [], label=label, reason=reason)
+        items.pop("related", None)
+        if items:
+            raise RecordError(f"{label}: {sorted(items)} are not fields of a record")
+        if status_source is not ...:
+            match = None
+            if status_source:
+                match = Source.objects.filter(trial=trial, url=status_source).order_by("pk").first()
+                if match is None:
+                    raise RecordError(f"{label}: the status's source {status_source} is not among the trial's sources.")
+            trial.status_source = match
+    finally:
+        del trial.skip_history_when_saving
+    trial._history_user = user
+    # Its own fields were validated, constraints included, by the first save; now its links (the status's source).
+    _save(trial, label, reason, constraints=False)
     return trial
 
 
-def read_records(path=INITIAL_DATA):
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    return data["trials"]
+def create_trial(record, *, change_reason="Created", user=None):
+    """Create a trial and everything it links to from one record of the registry's data format (related trials
+    included, which must exist). Every row is validated before it is saved; a bad record raises RecordError
+    naming it. `user`, when given, is named in the trial's history (a command has no request to take it from).
+    Call inside a transaction (the loaders do)."""
+    trial = Trial(slug=record.get("slug") or "")
+    values = {name: value for name, value in record.items() if name != "curation_state"}
+    trial.curation_state = record.get("curation_state") or CurationState.DRAFT
+    return write_record(trial, values, reason=change_reason, user=user, file_indexes=record)
 
 
-def load_trials(records, *, dry_run=False):
-    """Create every record whose slug is not in the registry yet; never touch one that is.
+# What `records.record_of` reads, to prefetch for a list of trials.
+RECORD_PREFETCH = [
+    "identifiers",
+    Prefetch("mechanism_links", queryset=TrialMechanism.objects.select_related("mechanism")),
+    "publications",
+    "sources",
+    "sites",
+    "outcomes",
+    Prefetch("related_links", queryset=TrialRelation.objects.select_related("related")),
+    "diabetes_types",
+    "countries",
+    "routes",
+]
 
-    Idempotent: a second run creates nothing. A trial already present is reported as up to date when
-    its fields equal the record's, and as kept when a curator changed it since (it is not overwritten).
-    All or nothing: one transaction, rolled back on any error or when `dry_run` is set.
+
+@dataclass
+class LoadSummary:
+    version: str = ""
+    created: list = field(default_factory=list)
+    updated: list = field(default_factory=list)  # untouched since loaded: took the file's newer version
+    unchanged: list = field(default_factory=list)
+    proposed: list = field(default_factory=list)  # changed by curators: the file's differences proposed anew
+    kept: list = field(default_factory=list)  # changed by curators: kept, nothing new to propose
+
+    @property
+    def changed(self):
+        return bool(self.created or self.updated or self.proposed)
+
+    def __str__(self):
+        counts = (
+            f"{len(self.created)} created, {len(self.updated)} updated, {len(self.unchanged)} already up to date, "
+            f"{len(self.proposed) + len(self.kept)} changed by curators since and left as they are "
+            f"({len(self.proposed)} with the file's differences proposed for review)"
+        )
+        return counts if self.changed else f"nothing changed: {counts}"
+
+
+def dismissed_values(trial, origin):
+    """{(field, proposed value as JSON)} that curators already declined for this trial, from updates of `origin`."""
+    declined = set()
+    resolved = trial.registry_updates.filter(
+        origin=origin, status__in=[RegistryUpdateStatus.ACCEPTED, RegistryUpdateStatus.DISMISSED]
+    )
+    for update in resolved.only("changes", "accepted_fields"):
+        for name, change in update.changes.items():
+            if name not in update.accepted_fields:
+                declined.add((name, json.dumps(change["new"], sort_keys=True)))
+    return declined
+
+
+def _propose(trial, changes, *, data, now):
+    """Record the file's differences for a trial a curator changed (a pending update of origin curated data),
+    leaving out values a curator already dismissed. Returns the update, or None when there is nothing new."""
+    declined = dismissed_values(trial, RegistryUpdateOrigin.CURATED_DATA)
+    changes = {
+        name: change
+        for name, change in changes.items()
+        if (name, json.dumps(change["new"], sort_keys=True)) not in declined
+    }
+    pending = trial.registry_updates.pending().filter(origin=RegistryUpdateOrigin.CURATED_DATA).first()
+    if pending and pending.changes == changes:
+        return None
+    if pending:
+        pending.status = RegistryUpdateStatus.SUPERSEDED
+        pending.resolved_at = now
+        pending.save(update_fields=["status", "resolved_at"])
+    if not changes:
+        return None
+    return RegistryUpdate.objects.create(
+        trial=trial,
+        origin=RegistryUpdateOrigin.CURATED_DATA,
+        identifier="",
+        changes=changes,
+        source=f"{data.label} ({DATA_FILE_NAME})",
+        created_at=now,
+    )
+
+
+def load_trials(data, *, dry_run=False, now=None):
+    """Load a data file (a DataFile, or a list of records): create every record whose slug is not in the registry;
+    bring every trial no curator touched since it was loaded to the file's version; for a trial a curator
+    changed, keep it and propose the file's differences. See trials/data/README.md.
+
+    Idempotent: a second run changes nothing. All or nothing: one transaction, rolled back on any error or when
+    `dry_run` is set.
     """
-    summary = LoadSummary()
+    if isinstance(data, list):
+        data = DataFile(trials=data)
+    now = now or timezone.now()
+    summary = LoadSummary(version=data.version)
+    created_reason = f"Loaded from {data.label}"
     with transaction.atomic():
-        existing = {trial.slug: trial for trial in Trial.objects.filter(slug__in=[r["slug"] for r in records])}
-        for record in records:
-            trial = existing.get(record["slug"])
+        slugs = [record["slug"] for record in data.trials]
+        existing = {t.slug: t for t in Trial.objects.filter(slug__in=slugs).prefetch_related(*RECORD_PREFETCH)}
+        pending_related = []  # (trial, record): related trials are written once every trial exists
+        for record in data.trials:
+            slug = record["slug"]
+            wanted = records.fingerprint(record)
+            trial = existing.get(slug)
             if trial is None:
-                create_trial(record, change_reason="Loaded from the initial curated data")
-                summary.created.append(record["slug"])
-            elif all(getattr(trial, name) == value for name, value in trial_fields(record).items()):
-                summary.unchanged.append(record["slug"])
+                trial = Trial(slug=slug, curation_state=record.get("curation_state") or CurationState.DRAFT)
+                values = {k: v for k, v in record.items() if k != "curation_state"}
+                write_record(trial, values, reason=created_reason, file_indexes=record, skip_related=True)
+                pending_related.append((trial, record, created_reason))
+                summary.created.append(slug)
+                continue
+            current = records.record_of(trial)
+            now_print = records.fingerprint(current)
+            if now_print == wanted:
+                summary.unchanged.append(slug)
+                if (trial.data_fingerprint, trial.data_version) != (wanted, data.version):
+                    Trial.objects.filter(pk=trial.pk).update(data_fingerprint=wanted, data_version=data.version)
+                continue
+            untouched = now_print == trial.data_fingerprint or (
+                not trial.data_fingerprint and now_print in data.loaded_before.get(slug, [])
+            )
+            changes = records.differences(current, record)
+            if untouched:
+                names = ", ".join(records.field_label(name) for name in changes)
+                reason = f"Updated from {data.label} ({DATA_FILE_NAME}): {names}"[:100]
+                values = {name: change["new"] for name, change in changes.items()}
+                write_record(trial, values, reason=reason, skip_related=True)
+                if "related" in values:
+                    pending_related.append((trial, {"related": values["related"]}, reason))
+                summary.updated.append(slug)
+            elif _propose(trial, changes, data=data, now=now):
+                summary.proposed.append(slug)
             else:
-                summary.kept.append(record["slug"])
+                summary.kept.append(slug)
+        for trial, record, reason in pending_related:
+            if record.get("related"):
+                _write_items(trial, "related", record["related"], label=f"record {trial.slug!r}", reason=reason)
+        # Each trial written remembers the version it took (no history entry: it is bookkeeping).
+        for slug in summary.created + summary.updated:
+            record = next(r for r in data.trials if r["slug"] == slug)
+            Trial.objects.filter(slug=slug).update(
+                data_fingerprint=records.fingerprint(record), data_version=data.version
+            )
         if dry_run:
             transaction.set_rollback(True)
     return summary

@@ -10,13 +10,29 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from trials.actions.records import RecordError, _messages, _parse_date, create_trial
+from trials import canonical
+from trials.actions.records import (
+    RecordError,
+    _messages,
+    _parse_date,
+    _reason,
+    create_trial,
+    dismissed_values,
+    write_record,
+)
 from trials.ctgov import CtgovError, limits, validation
 from trials.ctgov.client import FetchError
 from trials.ctgov.compare import apply_registry_values, field_label, registry_changes
 from trials.ctgov.mapping import country_lookup, study_to_record
 from trials.ctgov.reading import NCT_PATTERN, normalize_nct_id, read_studies, study_nct_id
-from trials.models import Country, RegistryIdentifier, RegistryUpdate, RegistryUpdateStatus, Trial
+from trials.models import (
+    Country,
+    RegistryIdentifier,
+    RegistryUpdate,
+    RegistryUpdateOrigin,
+    RegistryUpdateStatus,
+    Trial,
+)
 from trials.vocabularies import Registry
 
 logger = logging.getLogger(__name__)
@@ -48,17 +64,6 @@ class CtgovImportSummary:
         return len(self.created) + len(self.updates) + len(self.unchanged) + len(self.errors)
 
 
-def _dismissed_values(trial):
-    """{(field, registry value as JSON)} that curators already declined for this trial."""
-    declined = set()
-    resolved = trial.registry_updates.filter(status__in=[RegistryUpdateStatus.ACCEPTED, RegistryUpdateStatus.DISMISSED])
-    for update in resolved.only("changes", "accepted_fields"):
-        for name, change in update.changes.items():
-            if name not in update.accepted_fields:
-                declined.add((name, json.dumps(change["new"], sort_keys=True)))
-    return declined
-
-
 def record_registry_update(*, trial, record, source, now=None):
     """Record what the registry's `record` says differently from `trial`; never changes the trial.
 
@@ -67,13 +72,13 @@ def record_registry_update(*, trial, record, source, now=None):
     newer record replaces (or that the trial now matches) is marked superseded. Call inside a transaction.
     """
     now = now or timezone.now()
-    declined = _dismissed_values(trial)
+    declined = dismissed_values(trial, RegistryUpdateOrigin.CTGOV)
     changes = {
         name: change
         for name, change in registry_changes(trial, record).items()
         if (name, json.dumps(change["new"], sort_keys=True)) not in declined
     }
-    pending = trial.registry_updates.pending().select_for_update().first()
+    pending = trial.registry_updates.pending().filter(origin=RegistryUpdateOrigin.CTGOV).select_for_update().first()
     if pending and pending.changes == changes:
         return None
     if pending:
@@ -325,7 +330,12 @@ def resolve_registry_update(*, update, accept=(), user, now=None):
         if update.status != RegistryUpdateStatus.PENDING:
             raise RecordError(f"This registry update is already {update.get_status_display().lower()}.")
         accept = [name for name in update.field_names if name in set(accept)]
-        if accept:
+        if accept and update.origin == RegistryUpdateOrigin.CURATED_DATA:
+            trial = Trial.objects.select_for_update().get(pk=update.trial_id)
+            names = ", ".join(canonical.field_label(name) for name in accept)
+            reason = _reason(f"Accepted from {update.source}: {names}")
+            write_record(trial, {name: update.changes[name]["new"] for name in accept}, reason=reason, user=user)
+        elif accept:
             trial = Trial.objects.select_for_update().get(pk=update.trial_id)
             countries = apply_registry_values(trial, {name: update.changes[name]["new"] for name in accept})
             label = f"trial {trial.slug!r}"
@@ -342,7 +352,7 @@ def resolve_registry_update(*, update, accept=(), user, now=None):
                 del trial.skip_history_when_saving
             trial._history_user = user
             names = ", ".join(field_label(name) for name in accept)
-            trial._change_reason = f"Accepted from ClinicalTrials.gov ({update.identifier}): {names}"
+            trial._change_reason = _reason(f"Accepted from ClinicalTrials.gov ({update.identifier}): {names}")
             trial.save()
         update.status = RegistryUpdateStatus.ACCEPTED if accept else RegistryUpdateStatus.DISMISSED
         update.accepted_fields = accept
