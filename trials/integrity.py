@@ -243,6 +243,10 @@ def blocking_problems(facts, today: date) -> list[Problem]:
     return [problem for problem in problems(facts, today) if problem.blocking]
 
 
+# What `facts_of` reads, to prefetch for a list of trials.
+PREFETCH = ["sources", "publications", "outcomes"]
+
+
 @dataclass(frozen=True)
 class Facts:
     """A trial's facts as the rules read them, from a Trial and its prefetched relations (see `facts_of`)."""
