@@ -2,28 +2,23 @@
 docs/adr/0001-actions-layer.md). One module per job; every public name is re-exported here, so callers write
 `actions.publish(...)` whatever module holds it.
 
-- `records`: a record of the registry's data format as a trial and everything it links to; the curated data file
-  and how a database holding an older version of it upgrades;
+- `records`: a record of the registry's data format as a trial and everything it links to;
+- `initial_data`: the curated data file, and how a database holding an older version of it upgrades;
 - `workflow`: draft → in review → published, and who may make each move; review dates;
 - `roles`: the Curator and Editor groups and their permissions;
 - `registry_updates`: ClinicalTrials.gov imports, the daily check, and resolving what they found.
 """
 
-from .records import (
-    DATE_FIELDS,
+from .initial_data import (
     INITIAL_DATA,
     RECORD_PREFETCH,
-    SCALAR_FIELDS,
     DataFile,
     LoadSummary,
-    RecordError,
-    create_trial,
     load_trials,
     read_data_file,
     read_records,
-    trial_fields,
-    write_record,
 )
+from .records import DATE_FIELDS, SCALAR_FIELDS, RecordError, create_trial, trial_fields, write_record
 from .registry_updates import (
     CtgovCheckSummary,
     CtgovImportSummary,

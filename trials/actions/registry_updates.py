@@ -17,7 +17,6 @@ from trials.actions.records import (
     _parse_date,
     _reason,
     create_trial,
-    dismissed_values,
     write_record,
 )
 from trials.ctgov import CtgovError, limits, validation
@@ -62,6 +61,19 @@ class CtgovImportSummary:
     @property
     def total(self):
         return len(self.created) + len(self.updates) + len(self.unchanged) + len(self.errors)
+
+
+def dismissed_values(trial, origin):
+    """{(field, proposed value as JSON)} that curators already declined for this trial, from updates of `origin`."""
+    declined = set()
+    resolved = trial.registry_updates.filter(
+        origin=origin, status__in=[RegistryUpdateStatus.ACCEPTED, RegistryUpdateStatus.DISMISSED]
+    )
+    for update in resolved.only("changes", "accepted_fields"):
+        for name, change in update.changes.items():
+            if name not in update.accepted_fields:
+                declined.add((name, json.dumps(change["new"], sort_keys=True)))
+    return declined
 
 
 def record_registry_update(*, trial, record, source, now=None):
