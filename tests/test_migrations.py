@@ -2,7 +2,8 @@ import pytest
 
 from mechanisms.content import MECHANISMS, PATHWAY_STEPS
 from mechanisms.models import Mechanism, PathwayStep
-from trials.models import Country, DiabetesType, DiabetesTypeTerm, Route, RouteTerm
+from trials.models import Country, DiabetesTypeTerm, RouteTerm
+from trials.vocabularies import DiabetesType, Route
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-# Status codes (ClinicalTrials.gov's), as trials.models.OverallStatus stores them.
+# Status codes (ClinicalTrials.gov's), as trials.vocabularies.OverallStatus stores them.
 ACTIVE = {"NOT_YET_RECRUITING", "RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE_NOT_RECRUITING"}
 STOPPED = {"SUSPENDED", "TERMINATED", "WITHDRAWN"}
 STATUS_WORDS = {
