@@ -60,6 +60,7 @@ class SourceFactory(factory.django.DjangoModelFactory):
 
     trial = factory.SubFactory(TrialFactory)
     url = "https://clinicaltrials.gov/study/NCT00000000"
+    kind = "REGISTRY"
     used_for = "registry record"
 
 

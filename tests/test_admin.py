@@ -240,6 +240,7 @@ def test_publishing_sees_links_and_sources_added_in_the_same_post(client, editor
             "mechanism_links-0-rationale": "Stem-cell-derived islets replace the lost beta cells.",
             "sources-TOTAL_FORMS": 1,
             "sources-0-url": "https://clinicaltrials.gov/study/NCT04786262",
+            "sources-0-kind": "REGISTRY",  # a published trial rests on a registry, publication or sponsor source
             "sources-0-used_for": "status, design",
         }
     )

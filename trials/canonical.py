@@ -163,6 +163,15 @@ def differences(current: Record, new: Record) -> dict[str, dict[str, Any]]:
     return changes
 
 
+def compared_values(record: Record) -> Record:
+    """The record's values as `differences` shows them (the status's confirmation date with its precision)."""
+    values = canonical(record)
+    values["status_confirmed_on"] = _with_precision(
+        values.get("status_confirmed_on"), values.get("status_confirmed_on_precision")
+    )
+    return values
+
+
 def _with_precision(day, precision):
     return {"date": day, "precision": precision} if day else None
 

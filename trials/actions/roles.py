@@ -5,7 +5,7 @@ from django.db import transaction
 
 from trials.actions.workflow import PUBLISH_PERMISSION
 
-_INLINE_MODELS = ["registryidentifier", "trialmechanism", "publication", "source"]
+_INLINE_MODELS = ["registryidentifier", "trialmechanism", "publication", "source", "site", "outcome", "trialrelation"]
 CURATOR_PERMISSIONS = [
     "trials.view_trial",
     "trials.add_trial",

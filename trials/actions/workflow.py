@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from trials import integrity
 from trials.models import Trial
 from trials.vocabularies import CurationState
 
@@ -31,15 +32,25 @@ class WorkflowError(Exception):
         super().__init__(f"{trial}: {' '.join(self.problems)}")
 
 
-def publication_problems(trial):
-    """What a trial lacks before it may be published, in plain words ([] when nothing). Queries twice."""
+def integrity_problems(facts, today):
+    """The blocking integrity problems of a trial's facts (trials/integrity.py): each stops publication."""
+    return integrity.blocking_problems(facts, today)
+
+
+def publication_problems(trial, today=None):
+    """What a trial lacks before it may be published, in plain words ([] when nothing), then its blocking integrity
+    problems (trials/integrity.py). Queries five times."""
     problems = []
     if not trial.mechanism_links.exclude(rationale="").exists():
         problems.append("Add at least one mechanism link with a rationale.")
-    if not trial.sources.exists():
+    has_sources = trial.sources.exists()
+    if not has_sources:
         problems.append("Add at least one source.")
     if trial.last_reviewed_on is None:
         problems.append("Give the date the record was last reviewed (or use “Mark reviewed today”).")
+    for problem in integrity_problems(integrity.facts_of(trial), today or timezone.localdate()):
+        if has_sources or problem.rule != "no_evidence_source":  # said above already
+            problems.append(problem.message)
     return problems
 
 

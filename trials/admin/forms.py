@@ -2,12 +2,15 @@
 workflow and date checks, and the ClinicalTrials.gov import form.
 """
 
+from types import SimpleNamespace
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
-from trials import actions
+from trials import actions, integrity
 from trials.ctgov import CtgovError, limits, validation
 from trials.ctgov.reading import normalize_nct_id
 from trials.models import RegistryIdentifier, Trial
@@ -144,6 +147,7 @@ class TrialAdminForm(forms.ModelForm):
             "enrollment_type": "Actual once enrolment is over; anticipated while it is planned.",
             "cell_origin": "Autologous: the patient's own cells. Allogeneic: a donor's or a cell line's.",
             "encapsulation": "Whether the cells are inside a device or capsule. Empty if not known.",
+            "programme_discontinued_on_precision": "Required when the date is given.",
             "curation_state": "Draft → In review → Published. Only editors publish or unpublish; publishing "
             "needs a mechanism link with a rationale, a source and a review date.",
         }
@@ -189,7 +193,37 @@ class TrialAdminForm(forms.ModelForm):
                 )
         if cleaned.get("enrollment_type") and cleaned.get("enrollment") is None:
             self.add_error("enrollment", "Give the number of participants, or clear the enrollment type.")
+        for field, words in (("status_confirmed_on", "confirmation"), ("programme_discontinued_on", "programme's end")):
+            day, precision = cleaned.get(field), cleaned.get(f"{field}_precision")
+            if day and not precision:
+                self.add_error(
+                    f"{field}_precision",
+                    f"Give the precision of the {words} date: a source dated “March 2023” is a month.",
+                )
+            if not day and precision:
+                self.add_error(field, f"Give the {words} date, or clear its precision.")
+        self._refuse_blocking_problems(cleaned)
         return cleaned
+
+    def _refuse_blocking_problems(self, cleaned):
+        """A trial saved as published may have no blocking integrity problem (trials/integrity.py). Its sources are
+        checked by the sources' formset (this save may add one); the rest here, on the values posted."""
+        if cleaned.get("curation_state", self.instance.curation_state) != CurationState.PUBLISHED:
+            return
+        saved = self.instance.pk is not None
+        facts = SimpleNamespace(
+            **{
+                name: cleaned.get(name, getattr(self.instance, name, None))
+                for name in integrity.Facts.__dataclass_fields__
+                if name not in {"sources", "publications", "outcomes"}
+            },
+            sources=list(self.instance.sources.all()) if saved else [],
+            publications=list(self.instance.publications.all()) if saved else [],
+            outcomes=[],
+        )
+        for problem in actions.integrity_problems(facts, timezone.localdate()):
+            if problem.rule != "no_evidence_source":
+                raise ValidationError(f"A published trial cannot be saved with this problem: {problem.message}")
 
 
 class MultipleFileInput(forms.ClearableFileInput):

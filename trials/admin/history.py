@@ -7,7 +7,17 @@ from django.utils.text import capfirst
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from mechanisms.models import Mechanism
-from trials.models import Country, Publication, RegistryIdentifier, Source, Trial, TrialMechanism
+from trials.models import (
+    Country,
+    Outcome,
+    Publication,
+    RegistryIdentifier,
+    Site,
+    Source,
+    Trial,
+    TrialMechanism,
+    TrialRelation,
+)
 from trials.vocabularies import DiabetesType, Route
 
 M2M_LABELS = {"diabetes_types": DiabetesType, "routes": Route}
@@ -61,6 +71,9 @@ INLINE_HISTORIES = [
     (TrialMechanism, lambda r, mechanisms: mechanisms.get(r.mechanism_id, "?")),
     (Publication, lambda r, mechanisms: r.citation[:80]),
     (Source, lambda r, mechanisms: r.url),
+    (Outcome, lambda r, mechanisms: f"{r.measure}: {r.result[:70]}"),
+    (Site, lambda r, mechanisms: r.facility[:80]),
+    (TrialRelation, lambda r, mechanisms: f"{r.relation} (trial {r.related_id})"),
 ]
 INLINE_HISTORY_LIMIT = 100  # newest entries per inline model shown on the trial's history page
 

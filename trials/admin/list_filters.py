@@ -1,8 +1,10 @@
-"""The trial list's filters in the admin: mechanism, diabetes type, staleness."""
+"""The trial list's filters in the admin: mechanism, diabetes type, staleness, integrity problems."""
 
 from django.contrib import admin
+from django.utils import timezone
 
 from mechanisms.models import Mechanism
+from trials import integrity
 from trials.status import record_stale_q, status_stale_q
 from trials.vocabularies import DiabetesType
 
@@ -56,3 +58,34 @@ class StalenessFilter(admin.SimpleListFilter):
         if value == "fresh":
             return queryset.exclude(record_stale_q() | status_stale_q())
         return queryset
+
+
+class ProblemFilter(admin.SimpleListFilter):
+    """Trials with an integrity problem (trials/integrity.py): any, blocking, or one rule. The rules run in Python
+    over the trials the other filters leave (their sources, publications and outcomes read in three queries)."""
+
+    title = "problem"
+    parameter_name = "problem"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("any", "Any problem"),
+            ("blocking", "A blocking problem"),
+            *[(rule.name, rule.title) for rule in integrity.RULES],
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        today = timezone.localdate()
+        matching = []
+        for trial in queryset.prefetch_related(*integrity.PREFETCH):
+            found = integrity.problems(integrity.facts_of(trial), today)
+            if (
+                (value == "any" and found)
+                or (value == "blocking" and any(p.blocking for p in found))
+                or any(p.rule == value for p in found)
+            ):
+                matching.append(trial.pk)
+        return queryset.filter(pk__in=matching)

@@ -6,7 +6,7 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from trials.admin.forms import RegistryIdentifierForm
-from trials.admin.trial import HTTPS_URLS
+from trials.admin.inlines import HTTPS_URLS
 from trials.models import Country, Publication, RegistryIdentifier, Source, TrialMechanism
 
 

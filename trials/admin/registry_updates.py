@@ -10,13 +10,13 @@ from django.urls import path
 from django.utils.text import capfirst
 from django.views.decorators.csrf import csrf_exempt
 
-from trials import actions
+from trials import actions, canonical
 from trials.admin.forms import CtgovImportForm
 from trials.admin.uploads import LimitedUpload
 from trials.ctgov import limits
 from trials.ctgov.client import CtgovClient
 from trials.ctgov.compare import current_values, display_value, field_label
-from trials.models import RegistryUpdate, RegistryUpdateStatus
+from trials.models import RegistryUpdate, RegistryUpdateOrigin, RegistryUpdateStatus, Trial
 
 # The import page (uploaded API v2 JSON, or NCT numbers fetched when the server can reach the API),
 # the registry updates an import or the daily check found, and a review page to accept them field
@@ -25,9 +25,9 @@ from trials.models import RegistryUpdate, RegistryUpdateStatus
 
 @admin.register(RegistryUpdate)
 class RegistryUpdateAdmin(admin.ModelAdmin):
-    list_display = ["identifier", "trial", "fields_column", "status", "created_at", "resolved_by"]
-    list_display_links = ["identifier"]
-    list_filter = ["status", "created_at"]
+    list_display = ["origin_column", "trial", "fields_column", "status", "created_at", "resolved_by"]
+    list_display_links = ["origin_column"]
+    list_filter = ["status", "origin", "created_at"]
     search_fields = ["identifier", "trial__brief_title", "trial__slug"]
     list_select_related = ["trial", "resolved_by"]
     readonly_fields = ["trial", "identifier", "changes", "source", "registry_last_updated", "status"]
@@ -45,6 +45,10 @@ class RegistryUpdateAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return self.has_view_permission(request)
+
+    @admin.display(description="from", ordering="identifier")
+    def origin_column(self, update):
+        return update.identifier or update.get_origin_display()
 
     @admin.display(description="fields that differ")
     def fields_column(self, update):
@@ -106,6 +110,14 @@ class RegistryUpdateAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request, update):
             raise PermissionDenied
         can_resolve = update.status == RegistryUpdateStatus.PENDING and self.has_change_permission(request, update)
+        if update.origin == RegistryUpdateOrigin.CURATED_DATA:  # any field of a record, as trials/canonical.py has it
+            label, display = canonical.field_label, canonical.display
+
+            def values(trial):
+                trial = Trial.objects.prefetch_related(*actions.RECORD_PREFETCH).get(pk=trial.pk)
+                return canonical.compared_values(canonical.record_of(trial))
+        else:
+            label, display, values = field_label, display_value, current_values
         if request.method == "POST":
             if not can_resolve:
                 raise PermissionDenied
@@ -118,30 +130,31 @@ class RegistryUpdateAdmin(admin.ModelAdmin):
             except actions.RecordError as error:
                 self.message_user(request, f"Nothing changed: {error}", messages.ERROR)
                 return redirect(request.path)
+            origin = update.identifier or update.get_origin_display().lower()
             if accept:
-                names = ", ".join(field_label(name) for name in update.field_names if name in accept)
-                self.message_user(request, f"Accepted from {update.identifier}: {names}.", messages.SUCCESS)
+                names = ", ".join(label(name) for name in update.field_names if name in accept)
+                self.message_user(request, f"Accepted from {origin}: {names}.", messages.SUCCESS)
             else:
-                self.message_user(request, f"Update from {update.identifier} dismissed.", messages.SUCCESS)
+                self.message_user(request, f"Update from {origin} dismissed.", messages.SUCCESS)
             return redirect("admin:trials_trial_change", update.trial_id)
-        current = current_values(update.trial)
+        current = values(update.trial)
         rows = []
         for name in update.field_names:
             change = update.changes[name]
             rows.append(
                 {
                     "name": name,
-                    "label": capfirst(field_label(name)),
-                    "found": display_value(name, change["old"]),
-                    "now": display_value(name, current[name]),
-                    "registry": display_value(name, change["new"]),
+                    "label": capfirst(label(name)),
+                    "found": display(name, change["old"]),
+                    "now": display(name, current.get(name)),
+                    "registry": display(name, change["new"]),
                     "accepted": name in update.accepted_fields,
                 }
             )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": f"Update from ClinicalTrials.gov for “{update.trial}”",
+            "title": f"Update from {update.get_origin_display()} for “{update.trial}”",
             "update": update,
             "rows": rows,
             "can_resolve": can_resolve,

@@ -8,13 +8,13 @@ trials/status.py.
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import models
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator, capfirst
 from simple_history.admin import SimpleHistoryAdmin
 
-from trials import actions, exports
+from trials import actions, exports, integrity
 from trials.admin.forms import (
     MechanismChoicesFormSet,
     RegistryIdentifierForm,
@@ -22,8 +22,16 @@ from trials.admin.forms import (
     TrialAdminForm,
 )
 from trials.admin.history import TrialHistoryHelper, inline_history, m2m_codes_by_record, m2m_values_by_record
-from trials.admin.list_filters import DiabetesTypeFilter, MechanismFilter, StalenessFilter
-from trials.models import Publication, RegistryIdentifier, Source, Trial, TrialMechanism
+from trials.admin.inlines import (
+    OutcomeInline,
+    PublicationInline,
+    SiteInline,
+    SourceInline,
+    TrialRelationInline,
+    edited_trial_id,
+)
+from trials.admin.list_filters import DiabetesTypeFilter, MechanismFilter, ProblemFilter, StalenessFilter
+from trials.models import RegistryIdentifier, Source, Trial, TrialMechanism
 from trials.status import StatusDisplay
 from trials.vocabularies import Registry
 
@@ -61,23 +69,6 @@ class TrialMechanismInline(admin.StackedInline):
         return field
 
 
-class PublicationInline(admin.StackedInline):
-    model = Publication
-    extra = 0
-    fields = ["citation", ("doi", "pmid"), ("journal", "year")]
-
-
-# URLs typed without a scheme are taken as https:// (Django 6's default).
-HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
-
-
-class SourceInline(admin.StackedInline):
-    model = Source
-    formfield_overrides = HTTPS_URLS
-    extra = 1
-    fields = ["url", ("source_date", "date_notes"), "used_for"]
-
-
 # The admin's CSV: the public export's columns, then what only curators see.
 CURATION_COLUMNS = [
     exports.Column(
@@ -101,7 +92,15 @@ CURATION_COLUMNS = [
 @admin.register(Trial)
 class TrialAdmin(SimpleHistoryAdmin):
     form = TrialAdminForm
-    inlines = [RegistryIdentifierInline, TrialMechanismInline, PublicationInline, SourceInline]
+    inlines = [
+        RegistryIdentifierInline,
+        TrialMechanismInline,
+        PublicationInline,
+        SourceInline,
+        OutcomeInline,
+        SiteInline,
+        TrialRelationInline,
+    ]
     # The trial's page shows its pending registry update; the list links to the ClinicalTrials.gov import page.
     change_form_template = "admin/trials/ctgov_trial_change_form.html"
     change_list_template = "admin/trials/ctgov_trial_change_list.html"
@@ -118,6 +117,7 @@ class TrialAdmin(SimpleHistoryAdmin):
         "last_reviewed_on",
         "status_confirmed_on",
         "stale_column",
+        "problems_column",
     ]
     list_display_links = ["primary_identifier_display", "title_column"]
     list_filter = [
@@ -128,6 +128,7 @@ class TrialAdmin(SimpleHistoryAdmin):
         DiabetesTypeFilter,
         "cell_source",
         StalenessFilter,
+        ProblemFilter,
     ]
     search_fields = ["brief_title", "official_title", "acronym", "identifiers__value", "sponsor", "product_name"]
     list_select_related = []  # every column is on the trial or annotated: no per-row query
@@ -135,7 +136,7 @@ class TrialAdmin(SimpleHistoryAdmin):
     ordering = ["brief_title"]
     autocomplete_fields = ["countries"]
     prepopulated_fields = {"slug": ("brief_title",)}
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at", "problems_display", "data_version"]
     save_on_top = True
     actions = ["send_to_review", "publish", "unpublish", "mark_reviewed_today", "export_csv"]
 
@@ -154,6 +155,8 @@ class TrialAdmin(SimpleHistoryAdmin):
                     "product_name",
                     "diabetes_types",
                     "population_notes",
+                    "programme",
+                    ("programme_discontinued_on", "programme_discontinued_on_precision"),
                 ]
             },
         ),
@@ -164,7 +167,10 @@ class TrialAdmin(SimpleHistoryAdmin):
                 "active is shown to readers as “Unknown status” once not confirmed for 2 years.",
                 "fields": [
                     ("study_type", "phase"),
-                    ("overall_status", "status_confirmed_on"),
+                    "overall_status",
+                    ("status_confirmed_on", "status_confirmed_on_precision"),
+                    "status_source",
+                    "why_stopped",
                     ("start_date", "start_date_precision", "start_date_type"),
                     (
                         "primary_completion_date",
@@ -175,6 +181,7 @@ class TrialAdmin(SimpleHistoryAdmin):
                     ("enrollment", "enrollment_type"),
                     "enrollment_notes",
                     "countries",
+                    "registry_search_note",
                 ],
             },
         ),
@@ -194,17 +201,45 @@ class TrialAdmin(SimpleHistoryAdmin):
                 ]
             },
         ),
-        ("Evidence", {"fields": ["key_results"]}),
+        (
+            "Evidence",
+            {
+                "description": "Results as readers read them; the published outcomes, one row per measure, are "
+                "below. Public caveats are shown to readers; your working notes go in the curator notes.",
+                "fields": ["key_results", "public_caveats"],
+            },
+        ),
         (
             "Curation",
             {
-                "fields": ["curation_state", "last_reviewed_on", "curator_notes", ("created_at", "updated_at")],
+                "description": "Problems are contradictions within the record (trials/integrity.py): a blocking "
+                "one stops publication; the others are tasks.",
+                "fields": [
+                    "problems_display",
+                    "curation_state",
+                    "last_reviewed_on",
+                    "curator_notes",
+                    ("created_at", "updated_at", "data_version"),
+                ],
             },
         ),
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).with_primary_identifier()
+        queryset = super().get_queryset(request).with_primary_identifier()
+        match = request.resolver_match
+        if match and match.url_name == "trials_trial_changelist":  # the problems column reads these per row
+            queryset = queryset.prefetch_related(*integrity.PREFETCH)
+        return queryset
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "status_source":
+            kwargs["queryset"] = Source.objects.filter(trial_id=edited_trial_id(request))
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "status_source":
+            field.widget.can_add_related = field.widget.can_change_related = False
+            field.widget.can_delete_related = field.widget.can_view_related = False
+        return field
 
     def get_changeform_initial_data(self, request):
         initial = {"study_type": "INTERVENTIONAL", "immunosuppression": "UNKNOWN"}
@@ -265,6 +300,27 @@ class TrialAdmin(SimpleHistoryAdmin):
         if display.status_stale:
             flags.append("Status unconfirmed")
         return "; ".join(flags) or "—"
+
+    @admin.display(description="problems")
+    def problems_column(self, trial):
+        found = integrity.problems(integrity.facts_of(trial), timezone.localdate())
+        if not found:
+            return "—"
+        blocking = sum(problem.blocking for problem in found)
+        titles = "; ".join(integrity.RULES_BY_NAME[problem.rule].title for problem in found)
+        return f"{blocking} blocking: {titles}" if blocking else titles
+
+    @admin.display(description="problems to fix")
+    def problems_display(self, trial):
+        if trial is None or not trial.pk:
+            return "Checked once the trial is saved."
+        found = integrity.problems(integrity.facts_of(trial), timezone.localdate())
+        if not found:
+            return "None: the record contradicts itself nowhere the rules look."
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join("", "<li>{}{}</li>", (("Blocking: " if p.blocking else "", p.message) for p in found)),
+        )
 
     # Workflow ------------------------------------------------------------------------------------
 
