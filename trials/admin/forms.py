@@ -206,11 +206,18 @@ class TrialAdminForm(forms.ModelForm):
         return cleaned
 
     def _refuse_blocking_problems(self, cleaned):
-        """A trial saved as published may have no blocking integrity problem (trials/integrity.py). Its sources are
+        """A published trial may not be saved with a blocking integrity problem (trials/integrity.py). Its sources are
         checked by the sources' formset (this save may add one); the rest here, on the values posted."""
-        if cleaned.get("curation_state", self.instance.curation_state) != CurationState.PUBLISHED:
+        if (
+            not self.instance.pk
+            or cleaned.get("curation_state", self.instance.curation_state) != CurationState.PUBLISHED
+        ):
             return
-        saved = self.instance.pk is not None
+        if Trial.objects.filter(pk=self.instance.pk).values_list("curation_state", flat=True).first() != (
+            CurationState.PUBLISHED
+        ):
+            return  # being published: the workflow checks it once saved, and says what is missing
+        saved = True
         facts = SimpleNamespace(
             **{
                 name: cleaned.get(name, getattr(self.instance, name, None))

@@ -31,13 +31,18 @@ class PublicationInline(admin.StackedInline):
 
 
 class SourceFormSet(forms.BaseInlineFormSet):
-    """A published trial keeps a source it can rest on: a registry record (or a copy), a publication or its sponsor
-    (the blocking integrity rule `no_evidence_source`, checked here with the sources as this save leaves them)."""
+    """A trial already published keeps a source it can rest on: a registry record (or a copy), a publication or its
+    sponsor (the blocking integrity rule `no_evidence_source`, checked with the sources as this save leaves them)."""
 
     def clean(self):
         super().clean()
         trial = self.instance
-        if trial.curation_state != CurationState.PUBLISHED or any(self.errors):
+        if not trial.pk or any(self.errors):
+            return
+        # A trial being published is checked by the workflow once saved (its message says what is missing); one
+        # already published must stay publishable.
+        saved = type(trial).objects.filter(pk=trial.pk).values_list("curation_state", flat=True).first()
+        if saved != CurationState.PUBLISHED or trial.curation_state != CurationState.PUBLISHED:
             return
         kinds = {
             form.cleaned_data.get("kind")

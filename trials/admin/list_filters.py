@@ -74,18 +74,27 @@ class ProblemFilter(admin.SimpleListFilter):
             *[(rule.name, rule.title) for rule in integrity.RULES],
         ]
 
-    def queryset(self, request, queryset):
-        value = self.value()
-        if not value:
-            return queryset
+    def matching(self, queryset):
+        """{lookup: [pks of the trials it selects]} for every lookup, from one pass over `queryset`."""
         today = timezone.localdate()
-        matching = []
+        found = {lookup: [] for lookup, _title in self.lookup_choices}
         for trial in queryset.prefetch_related(*integrity.PREFETCH):
-            found = integrity.problems(integrity.facts_of(trial), today)
-            if (
-                (value == "any" and found)
-                or (value == "blocking" and any(p.blocking for p in found))
-                or any(p.rule == value for p in found)
-            ):
-                matching.append(trial.pk)
-        return queryset.filter(pk__in=matching)
+            problems = integrity.problems(integrity.facts_of(trial), today)
+            if problems:
+                found["any"].append(trial.pk)
+            if any(problem.blocking for problem in problems):
+                found["blocking"].append(trial.pk)
+            for name in {problem.rule for problem in problems}:
+                found[name].append(trial.pk)
+        return found
+
+    def queryset(self, request, queryset):
+        if not self.value() or self.value() not in dict(self.lookup_choices):
+            return queryset
+        return queryset.filter(pk__in=self.matching(queryset)[self.value()])
+
+    def get_facet_queryset(self, changelist):
+        """The counts beside each lookup (the admin's facets), from one pass instead of one per lookup."""
+        filtered = changelist.get_queryset(self.request, exclude_parameters=self.expected_parameters())
+        found = self.matching(filtered)
+        return {f"{i}__c": len(found[lookup]) for i, (lookup, _title) in enumerate(self.lookup_choices)}

@@ -6,6 +6,23 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+DROP_TRIGGER = "DROP TRIGGER IF EXISTS trials_trial_search_document ON trials_trial"
+CREATE_TRIGGER = """
+    CREATE TRIGGER trials_trial_search_document
+    BEFORE INSERT OR UPDATE OF brief_title, acronym, official_title, product_name, sponsor, summary, search_document
+    ON trials_trial FOR EACH ROW EXECUTE FUNCTION trials_trial_search_document()
+"""
+
+
+def postgres_only(statements):
+    def run(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            for statement in statements:
+                schema_editor.execute(statement)
+
+    return run
+
+
 def give_stored_dates_a_precision(apps, schema_editor):
     Trial = apps.get_model("trials", "Trial")
     Source = apps.get_model("trials", "Source")
@@ -311,11 +328,15 @@ class Migration(migrations.Migration):
             name='curator_notes',
             field=models.TextField(blank=True, help_text='Never shown to the public (not on any page, in the export or in a feed): what you checked, doubts, to-dos. Conflicts readers should see go in the public caveats.'),
         ),
+        # PostgreSQL will not change the type of a column its search trigger (migration 0005) reads: drop the
+        # trigger around the change, then create it again as it was.
+        migrations.RunPython(postgres_only([DROP_TRIGGER]), postgres_only([CREATE_TRIGGER])),
         migrations.AlterField(
             model_name='trial',
             name='sponsor',
             field=models.CharField(blank=True, help_text='Lead sponsor, as the registry names it.', max_length=300),
         ),
+        migrations.RunPython(postgres_only([CREATE_TRIGGER]), postgres_only([DROP_TRIGGER])),
         migrations.AlterField(
             model_name='trial',
             name='status_confirmed_on',
