@@ -459,6 +459,7 @@ def make_trials(count, start=0):
             curation_state=CurationState.PUBLISHED,
             overall_status="RECRUITING",
             status_confirmed_on=datetime.date(2026, 1, 1),
+            status_confirmed_on_precision="DAY",
             last_reviewed_on=datetime.date(2026, 1, 1),
         )
         for n in range(count)

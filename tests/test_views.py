@@ -357,6 +357,7 @@ def make_trials(count):
             phase=Phase.PHASE1 if n % 2 else Phase.PHASE2,
             overall_status=OverallStatus.COMPLETED,
             status_confirmed_on=datetime.date(2026, 1, 1),
+            status_confirmed_on_precision="DAY",
             last_reviewed_on=datetime.date(2026, 11, 1),
             curation_state=CurationState.PUBLISHED,
         )

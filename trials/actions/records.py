@@ -294,7 +294,9 @@ def _write_items(trial, name, items, *, label, reason, slugs=None):
         raise RecordError(f"{label}: {name!r} is not a field of a record")
     for row in _replace(trial, model, rows, reason):
         if row.pk is None:
-            _save(row, label, reason, exclude=["trial"] if model is TrialRelation else None)
+            # Fields are validated (formats, vocabularies through their choices); the database enforces the named
+            # constraints, which full_clean would check again with one query each.
+            _save(row, label, reason, exclude=["trial"] if model is TrialRelation else None, constraints=False)
 
 
 M2M = {"diabetes_types": DiabetesTypeTerm, "routes": RouteTerm, "countries": Country}

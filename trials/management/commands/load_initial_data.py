@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError
 
 from trials.actions import INITIAL_DATA, RecordError, load_trials, read_data_file
 
@@ -18,7 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args, file, dry_run, **options):
         try:
             summary = load_trials(read_data_file(file), dry_run=dry_run)
-        except (OSError, ValueError, KeyError, RecordError) as error:
+        except (OSError, ValueError, KeyError, RecordError, IntegrityError) as error:
             raise CommandError(f"Nothing loaded from {file}: {error}") from error
         prefix = "Dry run, nothing written: " if dry_run else "Initial data: "
         self.stdout.write(prefix + str(summary))
