@@ -115,7 +115,9 @@ def _messages(error):
     return error.messages
 
 
-def _save(instance, label, reason, exclude=None, constraints=True):
+def _save(instance, label, reason, exclude=None, constraints=True, user=None):
+    if user is not None:
+        instance._history_user = user  # the history names who wrote the row (a command has no request)
     try:
         instance.full_clean(exclude=exclude, validate_unique=constraints, validate_constraints=constraints)
     except ValidationError as error:
@@ -161,7 +163,7 @@ def _set_scalars(trial, values):
     return rest
 
 
-def _replace(trial, model, rows, reason):
+def _replace(trial, model, rows, reason, user=None):
     """Make the trial's rows of `model` exactly `rows` (unsaved instances): rows equal to a kept one stay as they
     are (their links and history too), the others are deleted or created."""
     compare = [f.name for f in model._meta.concrete_fields if f.name not in ("id", "trial")]
@@ -176,11 +178,13 @@ def _replace(trial, model, rows, reason):
     for old in existing:
         if old not in kept:
             old._change_reason = reason
+            if user is not None:
+                old._history_user = user
             old.delete()
     return kept
 
 
-def _write_items(trial, name, items, *, label, reason, slugs=None):
+def _write_items(trial, name, items, *, label, reason, slugs=None, user=None):
     """Write one list field of a record (identifiers, mechanisms, publications, sources, sites, outcomes,
     related) onto a saved trial. Items are in the file's form or the canonical one: an outcome names its
     publication and source by index into the record's lists (file) or by citation and address (canonical)."""
@@ -190,10 +194,10 @@ def _write_items(trial, name, items, *, label, reason, slugs=None):
             for i in items
         ]
         # Delete before creating: an identifier moving between rows must not collide with itself.
-        kept = _replace(trial, RegistryIdentifier, rows, reason)
+        kept = _replace(trial, RegistryIdentifier, rows, reason, user)
         for row in kept:
             if row.pk is None:
-                _save(row, label, reason)
+                _save(row, label, reason, user=user)
         return
     if name == "mechanisms":
         mechanisms = {m.slug: m for m in Mechanism.objects.all()}
@@ -292,11 +296,18 @@ def _write_items(trial, name, items, *, label, reason, slugs=None):
         model = TrialRelation
     else:
         raise RecordError(f"{label}: {name!r} is not a field of a record")
-    for row in _replace(trial, model, rows, reason):
+    for row in _replace(trial, model, rows, reason, user):
         if row.pk is None:
             # Fields are validated (formats, vocabularies through their choices); the database enforces the named
             # constraints, which full_clean would check again with one query each.
-            _save(row, label, reason, exclude=["trial"] if model is TrialRelation else None, constraints=False)
+            _save(
+                row,
+                label,
+                reason,
+                exclude=["trial"] if model is TrialRelation else None,
+                constraints=False,
+                user=user,
+            )
 
 
 M2M = {"diabetes_types": DiabetesTypeTerm, "routes": RouteTerm, "countries": Country}
@@ -328,7 +339,7 @@ def write_record(trial, values, *, reason, user=None, file_indexes=None, skip_re
                 getattr(trial, name).set(terms)
         for name in ("identifiers", "mechanisms", "publications", "sources", "sites", "outcomes", "related"):
             if name in items and not (skip_related and name == "related"):
-                _write_items(trial, name, items.pop(name) or [], label=label, reason=reason)
+                _write_items(trial, name, items.pop(name) or [], label=label, reason=reason, user=user)
         items.pop("related", None)
         if items:
             raise RecordError(f"{label}: {sorted(items)} are not fields of a record")
