@@ -283,7 +283,7 @@ def field_label(name: str) -> str:
 
 
 def _item_text(name: str, item: dict[str, Any]) -> str:
-    from .models import OutcomeMeasure, PublicationKind, SourceKind, TrialRelationKind
+    from .vocabularies import OutcomeMeasure, PublicationKind, SourceKind, TrialRelationKind
 
     def label(vocabulary, code):
         return str(vocabulary(code).label) if code in vocabulary.values else (code or "")

@@ -1,7 +1,6 @@
 """Mapping one API v2 study onto the registry's data format (trials/data/README.md), the format
 `actions.create_trial` takes. It copies what the registry says and never guesses what a curator decides
-(mechanisms, the cell pathway). No database writes.
-"""
+(mechanisms, the cell pathway). No database writes."""
 
 import re
 import unicodedata
@@ -316,11 +315,10 @@ def _status(module: Study, notes: list[str]) -> dict[str, Any]:
         notes.append(f"Why stopped, per the registry: {why}")
     verified, verified_precision = None, ""
     if module.get("statusVerifiedDate"):
-        day, verified_precision = parse_partial_date(module["statusVerifiedDate"], "statusVerifiedDate")
-        verified = day.isoformat()
+        verified, verified_precision = parse_partial_date(module["statusVerifiedDate"], "statusVerifiedDate")
     return {
         "overall_status": overall_status,
-        "status_confirmed_on": verified,
+        "status_confirmed_on": verified.isoformat() if verified else None,
         "status_confirmed_on_precision": str(verified_precision),
         "start_date": _precise_date(module.get("startDateStruct"), "startDate"),
         "primary_completion_date": _precise_date(module.get("primaryCompletionDateStruct"), "primaryCompletionDate"),
@@ -466,8 +464,7 @@ def study_to_record(study: Study, *, countries: dict[str, str] | None = None, to
         "study_type": design["study_type"],
         "phase": design["phase"],
         "overall_status": status["overall_status"],
-        "status_confirmed_on": status["status_confirmed_on"],
-        "status_confirmed_on_precision": status["status_confirmed_on_precision"],
+        **{name: status[name] for name in ("status_confirmed_on", "status_confirmed_on_precision")},
         "last_reviewed_on": None,
         **{name: status[name] for name in PRECISE_DATES},
         "enrollment": design["enrollment"],
