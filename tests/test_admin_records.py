@@ -61,6 +61,14 @@ def test_the_trial_page_has_inlines_for_sites_outcomes_and_related_trials(client
         "the status&#x27;s source",
     ):
         assert text.lower() in page.lower()
+    # The trial's history lists the new rows, each linking to its own history page.
+    history = client.get(reverse("admin:trials_trial_history", args=[trial.pk]))
+    assert history.status_code == 200
+    for row in (Site.objects.get(trial=trial), Outcome.objects.get(trial=trial), TrialRelation.objects.get()):
+        record = row.history.latest()
+        url = reverse(f"admin:trials_{row._meta.model_name}_simple_history", args=[row.pk, record.history_id])
+        assert url in history.content.decode()
+        assert client.get(url).status_code == 200
 
 
 def test_an_outcome_links_only_to_the_trials_own_publications(client, curator):

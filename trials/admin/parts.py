@@ -1,5 +1,5 @@
-"""The inline models' own pages (history and revert of an identifier, link, publication or source), and
-countries.
+"""The inline models' own pages (history and revert of an identifier, link, publication, source, site, outcome
+or related trial), and countries.
 """
 
 from django.contrib import admin
@@ -7,7 +7,16 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from trials.admin.forms import RegistryIdentifierForm
 from trials.admin.inlines import HTTPS_URLS
-from trials.models import Country, Publication, RegistryIdentifier, Source, TrialMechanism
+from trials.models import (
+    Country,
+    Outcome,
+    Publication,
+    RegistryIdentifier,
+    Site,
+    Source,
+    TrialMechanism,
+    TrialRelation,
+)
 
 
 class TrialPartAdmin(SimpleHistoryAdmin):
@@ -51,6 +60,28 @@ class SourceAdmin(TrialPartAdmin):
     list_display = ["url", "source_date", "trial"]
     list_filter = ["source_date"]
     search_fields = ["url", "used_for", "trial__brief_title"]
+
+
+@admin.register(Site)
+class SiteAdmin(TrialPartAdmin):
+    list_display = ["facility", "city", "country", "trial"]
+    list_select_related = ["trial", "country"]
+    search_fields = ["facility", "city", "trial__brief_title"]
+
+
+@admin.register(Outcome)
+class OutcomeAdmin(TrialPartAdmin):
+    list_display = ["trial", "measure", "result", "n", "timepoint"]
+    list_filter = ["measure"]
+    search_fields = ["result", "trial__brief_title"]
+
+
+@admin.register(TrialRelation)
+class TrialRelationAdmin(TrialPartAdmin):
+    autocomplete_fields = ["trial", "related"]
+    list_display = ["trial", "relation", "related"]
+    list_filter = ["relation"]
+    list_select_related = ["trial", "related"]
 
 
 @admin.register(Country)

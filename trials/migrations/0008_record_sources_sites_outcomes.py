@@ -35,7 +35,7 @@ def give_stored_dates_a_precision(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trials', '0006_identifier_trigram_and_facet_indexes'),
+        ('trials', '0007_data_version'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
