@@ -18,6 +18,8 @@ import hashlib
 import json
 from typing import Any
 
+from trials import vocabularies
+
 Record = dict[str, Any]
 
 # The trial's own fields, in the order the differences are shown.
@@ -55,7 +57,7 @@ SCALARS = [
     "curator_notes",
 ]
 DATES = ["status_confirmed_on", "last_reviewed_on"]
-PRECISE_DATES = ["start_date", "primary_completion_date", "completion_date"]
+PRECISE_DATES = list(vocabularies.PRECISE_DATES)  # named once, in trials/vocabularies.py
 LISTS = ["collaborators", "diabetes_types", "countries", "routes"]
 ITEMS = {
     "identifiers": ["registry", "value", "primary"],
