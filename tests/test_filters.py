@@ -106,8 +106,35 @@ def registry():
     )
 
 
-def test_no_filters_lists_every_published_trial_most_recently_reviewed_first(registry):
+def test_no_filters_lists_every_published_trial_open_ones_first(registry):
     assert titles("") == ["Bravo", "Alpha", "Charlie", "Delta"]
+    assert titles("sort=-reviewed") == ["Bravo", "Alpha", "Charlie", "Delta"]
+
+
+@pytest.mark.django_db
+def test_the_default_order_puts_open_then_active_trials_first_whatever_the_review_dates():
+    """Every record may share one review date: the default order says something a reader can use instead."""
+    same_review = datetime.date(2026, 11, 1)
+
+    def trial(title, status, confirmed):
+        trial_with(
+            brief_title=title, overall_status=status, status_confirmed_on=confirmed, last_reviewed_on=same_review
+        )
+
+    trial("Completed lately", OverallStatus.COMPLETED, datetime.date(2026, 10, 1))
+    trial("Active", OverallStatus.ACTIVE_NOT_RECRUITING, datetime.date(2026, 3, 1))
+    trial("Recruiting, confirmed long ago", OverallStatus.RECRUITING, datetime.date(2020, 1, 1))  # shown as unknown
+    trial("Recruiting", OverallStatus.RECRUITING, datetime.date(2025, 6, 1))
+    trial("Not yet recruiting", OverallStatus.NOT_YET_RECRUITING, datetime.date(2026, 9, 1))
+    trial("No status", "", None)
+    assert titles("") == [
+        "Not yet recruiting",
+        "Recruiting",
+        "Active",
+        "Completed lately",
+        "Recruiting, confirmed long ago",
+        "No status",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -285,10 +312,10 @@ def test_empty_values_are_ignored():
     assert filtered_trials(QueryDict("phase=&q=&started_after=&sort=&page_size="))[0].is_valid()
 
 
-def test_relevance_is_the_default_sort_with_a_search_and_recent_review_without(registry):
+def test_relevance_is_the_default_sort_with_a_search_and_open_trials_first_without(registry):
     assert filtered_trials(QueryDict("q=alpha"))[0].sort == "relevance"
-    assert filtered_trials(QueryDict(""))[0].sort == "-reviewed"
-    assert filtered_trials(QueryDict("sort=relevance"))[0].sort == "-reviewed"
+    assert filtered_trials(QueryDict(""))[0].sort == "active"
+    assert filtered_trials(QueryDict("sort=relevance"))[0].sort == "active"
 
 
 def facet(facets, name):

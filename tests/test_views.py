@@ -153,6 +153,28 @@ def test_home_counts_statuses_as_shown(client):
     assert "Recruiting 1" not in page
 
 
+def test_home_shows_trials_recruiting_now_not_the_most_recently_reviewed(client):
+    """Every record may share one review date; what helps a reader is which trials take participants now."""
+    trial_with(
+        brief_title="Open", overall_status=OverallStatus.RECRUITING, status_confirmed_on=datetime.date(2026, 5, 1)
+    )
+    trial_with(
+        brief_title="Soon",
+        overall_status=OverallStatus.NOT_YET_RECRUITING,
+        status_confirmed_on=datetime.date(2026, 9, 1),
+    )
+    trial_with(
+        brief_title="Stale", overall_status=OverallStatus.RECRUITING, status_confirmed_on=datetime.date(2020, 1, 1)
+    )
+    trial_with(brief_title="Done", overall_status=OverallStatus.COMPLETED, last_reviewed_on=datetime.date(2026, 11, 29))
+    html = client.get(reverse("home")).content.decode()
+    box = html[html.index('id="open-now"') :]
+    shown = re.findall(r'<h3><a href="[^"]+">([^<]+)</a>', box)
+    assert shown == ["Soon", "Open"]  # most recently confirmed first; the stale and the completed are not open
+    assert "A listing here is not an endorsement" in text(client.get(reverse("home")))
+    assert "?status=RECRUITING&amp;status=NOT_YET_RECRUITING&amp;status=ENROLLING_BY_INVITATION" in box
+
+
 def test_about_cites_public_guidance_as_links(client):
     html = client.get(reverse("about")).content.decode()
     assert 'href="https://www.closerlookatstemcells.org/"' in html

@@ -21,7 +21,15 @@ from mechanisms.models import Mechanism
 from trials.database import is_postgresql
 from trials.models import Country, RegistryIdentifier, Trial, TrialMechanism
 from trials.search import SEARCH_FIELDS, PkInArray, identifier_matches, search_query, search_words
-from trials.status import ACTIVE_STATUSES, NOT_RECORDED, STATUS_CHOICES, shown_status, status_rank, status_stale_q
+from trials.status import (
+    ACTIVE_STATUSES,
+    NOT_RECORDED,
+    STATUS_CHOICES,
+    activity_rank,
+    shown_status,
+    status_rank,
+    status_stale_q,
+)
 from trials.vocabularies import (
     PHASE_ORDER,
     CellSource,
@@ -37,9 +45,13 @@ PAGE_SIZE_DEFAULT = 25
 PAGE_SIZE_MIN = 10
 PAGE_SIZE_MAX = 100
 Q_MAX_LENGTH = 200
+# With no search, the list opens on what helps a reader most (every record may share one review date): trials open
+# to participants first, then those still active, then the rest, each by the date its status was last confirmed.
+DEFAULT_SORT = "active"
 
 SORT_CHOICES = [
     ("relevance", "Best match (with a search)"),
+    ("active", "Recruiting and active first"),
     ("-reviewed", "Most recently reviewed"),
     ("reviewed", "Least recently reviewed"),
     ("-start", "Start date, newest first"),
@@ -249,7 +261,7 @@ class TrialFilter(FilterSet):
         sort = self.form.cleaned_data.get("sort") or ""
         if sort == "relevance" and not self.search_text:
             sort = ""
-        return sort or ("relevance" if self.search_text else "-reviewed")
+        return sort or ("relevance" if self.search_text else DEFAULT_SORT)
 
     @property
     def page_size(self):
@@ -281,6 +293,10 @@ def order_trials(queryset, sort, text=""):
         exact = Case(When(identifier_matches(text, "iexact"), then=Value(1)), default=Value(0))
         return queryset.alias(exact_identifier=exact, rank=Coalesce(rank, Value(0.0))).order_by(
             "-exact_identifier", "-rank", F("last_reviewed_on").desc(nulls_last=True), "pk"
+        )
+    if sort == "active":
+        return queryset.alias(activity=activity_rank()).order_by(
+            "activity", F("status_confirmed_on").desc(nulls_last=True), F("start_date").desc(nulls_last=True), "pk"
         )
     if sort == "status":
         return queryset.alias(shown=shown_status()).alias(status_rank=status_rank()).order_by("status_rank", "pk")

@@ -129,6 +129,27 @@ def shown_status(today: date | None = None) -> Case:
     return Case(When(status_stale_q(today), then=Value(OverallStatus.UNKNOWN)), default=F("overall_status"))
 
 
+# The list's default order (sort=active): trials a reader could take part in first, then those still treating or
+# following participants, then the rest; each group by the date its status was last confirmed, newest first.
+OPEN_STATUSES = (
+    OverallStatus.RECRUITING,
+    OverallStatus.NOT_YET_RECRUITING,
+    OverallStatus.ENROLLING_BY_INVITATION,
+)
+
+
+def activity_rank(today: date | None = None) -> Case:
+    """An expression: 0 for a trial open to participants (recruiting, not yet recruiting, by invitation), 1 for
+    one active but not recruiting, 2 for the rest; a stale status (shown as unknown) counts with the rest."""
+    stale = status_stale_q(today)
+    return Case(
+        When(Q(overall_status__in=OPEN_STATUSES) & ~stale, then=Value(0)),
+        When(Q(overall_status=OverallStatus.ACTIVE_NOT_RECRUITING) & ~stale, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+
+
 def status_rank() -> Case:
     """Order of statuses as shown: the vocabulary's order, 'not recorded' last."""
     ranks = [When(shown=code, then=Value(rank)) for rank, code in enumerate(OverallStatus.values)]

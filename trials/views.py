@@ -1,5 +1,5 @@
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef, Prefetch
+from django.db.models import Exists, F, OuterRef, Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
@@ -16,10 +16,10 @@ from trials.filters import (
 )
 from trials.models import RegistryIdentifier, Trial, TrialMechanism
 from trials.page_cache import cache_parameters, not_cached
-from trials.status import STATUS_EXPLANATIONS
+from trials.status import OPEN_STATUSES, STATUS_EXPLANATIONS, activity_rank, status_stale_q
 from trials.vocabularies import OverallStatus
 
-RECENT_TRIALS = 6
+OPEN_TRIALS_SHOWN = 6  # on the home page; the rest are one link away
 PAGE_SIZES = [10, 25, 50, 100]
 
 
@@ -35,10 +35,17 @@ def list_prefetches(queryset):
 
 @require_GET
 def home(request):
-    published = Trial.objects.published()
-    recent = list_prefetches(published.with_primary_identifier().order_by("-last_reviewed_on", "pk"))[:RECENT_TRIALS]
+    # "Recruiting now": trials open to participants whose status is current, most recently confirmed first.
+    open_now = Trial.objects.published().filter(overall_status__in=OPEN_STATUSES).exclude(status_stale_q())
+    shown = list_prefetches(
+        open_now.with_primary_identifier().order_by(F("status_confirmed_on").desc(nulls_last=True), "pk")
+    )[:OPEN_TRIALS_SHOWN]
     counts = cached_counts("home", "", home_counts)  # cached until the registry changes, like the list's
-    return render(request, "home.html", {**counts, "recent_trials": recent})
+    return render(
+        request,
+        "home.html",
+        {**counts, "open_trials": shown, "open_statuses": [OverallStatus(code) for code in OPEN_STATUSES]},
+    )
 
 
 @require_GET
@@ -161,7 +168,8 @@ def mechanism_detail(request, slug):
             "routes",
             "countries",
         )
-        .order_by("-last_reviewed_on", "pk")[:TRIALS_SHOWN]
+        .alias(activity=activity_rank())
+        .order_by("activity", F("status_confirmed_on").desc(nulls_last=True), "pk")[:TRIALS_SHOWN]
     )
 
     # Counted when the registry last changed (trials/facets.py: refresh_counts), as the list's.
