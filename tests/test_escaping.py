@@ -18,8 +18,8 @@ from mechanisms.models import Mechanism
 from tests.factories import PublicationFactory, RegistryIdentifierFactory, SourceFactory, TrialFactory
 from trials.admin.forms import duplicate_identifier_error
 from trials.exports import safe_cell
-from trials.models import RegistryIdentifier, Source, TrialMechanism
-from trials.vocabularies import Registry
+from trials.models import Outcome, RegistryIdentifier, Site, Source, TrialMechanism
+from trials.vocabularies import OverallStatus, Registry
 
 pytestmark = pytest.mark.django_db
 
@@ -49,12 +49,18 @@ TRIAL_FIELDS = {
     "immunosuppression_notes": payload("T12"),
     "key_results": payload("T13"),
     "curator_notes": payload("T14"),  # never public
+    "public_caveats": payload("T15"),
+    "why_stopped": payload("T16"),
+    "programme": payload("T17"),
 }
 IDENTIFIER = payload("I01")  # the OTHER registry takes free text: the primary identifier, in the trial's address
 RATIONALE = payload("M01")
 CITATION, DOI, JOURNAL = payload("P01"), "10.1000/" + payload("P02"), payload("P03")
 SOURCE_URL = "https://example.org/p?q=<script>alert(1)</script>&r=%22><svg/onload=alert(1)>"
 DATE_NOTES, USED_FOR = payload("S01"), payload("S02")
+SOURCE_TITLE, PUBLISHER = payload("S03"), payload("S04")
+FACILITY, CITY = payload("L01"), payload("L02")[:100]
+RESULT, TIMEPOINT = payload("O01"), payload("O02")
 
 PUBLIC_ON_TRIAL_PAGE = [
     *(value for name, value in TRIAL_FIELDS.items() if name != "curator_notes"),
@@ -65,13 +71,20 @@ PUBLIC_ON_TRIAL_PAGE = [
     SOURCE_URL,
     DATE_NOTES,
     USED_FOR,
+    SOURCE_TITLE,
+    PUBLISHER,
+    FACILITY,
+    CITY,
+    RESULT,
+    TIMEPOINT,
 ]
 ON_A_CARD = [TRIAL_FIELDS[name] for name in ("brief_title", "acronym", "product_name", "sponsor")] + [IDENTIFIER]
 
 
 @pytest.fixture
 def trial():
-    trial = TrialFactory(slug="payloads", **TRIAL_FIELDS, enrollment=30)
+    # Recruiting, so that its card shows on the home page too ("Recruiting now").
+    trial = TrialFactory(slug="payloads", **TRIAL_FIELDS, enrollment=30, overall_status=OverallStatus.RECRUITING)
     identifier = RegistryIdentifier(trial=trial, registry=Registry.OTHER, value=IDENTIFIER, is_primary=True)
     identifier.full_clean()  # the admin accepts it: free text is this registry's format
     identifier.save()
@@ -80,9 +93,13 @@ def trial():
     link.full_clean()
     link.save()
     PublicationFactory(trial=trial, citation=CITATION, doi=DOI, journal=JOURNAL, pmid="12345678")
-    source = Source(trial=trial, url=SOURCE_URL, date_notes=DATE_NOTES, used_for=USED_FOR)
+    source = Source(
+        trial=trial, url=SOURCE_URL, title=SOURCE_TITLE, publisher=PUBLISHER, date_notes=DATE_NOTES, used_for=USED_FOR
+    )
     source.full_clean()
     source.save()
+    Site.objects.create(trial=trial, facility=FACILITY, city=CITY, country_id="SE")
+    Outcome.objects.create(trial=trial, measure="SAFETY", result=RESULT, timepoint=TIMEPOINT, source=source)
     SourceFactory(trial=trial)
     # A change, so that the history page has old and new values to show.
     trial.summary = TRIAL_FIELDS["summary"] + " (changed)"

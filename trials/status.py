@@ -47,6 +47,15 @@ def years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
+def confirmed_in_words(day: date, precision: str) -> str:
+    """'on 4 March 2026', 'in March 2026', 'in 2026': a confirmation date no more precise than it is known."""
+    if precision == "YEAR":
+        return f"in {day.year}"
+    if precision == "MONTH":
+        return f"in {day:%B} {day.year}"
+    return f"on {day.day} {day:%B} {day.year}"
+
+
 class StatusFacts(Protocol):
     """What the rule reads of a trial: a Trial, or a row of the export."""
 
@@ -87,11 +96,19 @@ class StatusDisplay:
         )
         status = trial.overall_status
         if not status:
-            return cls("", "Status not recorded", "No source gave this trial's status.", confirmed, False, record_stale)
+            return cls(
+                "",
+                "Status not recorded",
+                "No dated status was found in the sources read.",
+                confirmed,
+                False,
+                record_stale,
+            )
         if status in ACTIVE_STATUSES and (
             confirmed is None or confirmed < years_before(today, STATUS_STALE_AFTER_YEARS)
         ):
-            when = f"last confirmed on {confirmed:%-d %B %Y}" if confirmed else "never confirmed"
+            precision = getattr(trial, "status_confirmed_on_precision", "") or "DAY"
+            when = f"last confirmed {confirmed_in_words(confirmed, precision)}" if confirmed else "never confirmed"
             return cls(
                 OverallStatus.UNKNOWN,
                 f"Unknown status ({when})",

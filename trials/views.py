@@ -17,6 +17,7 @@ from trials.filters import (
 from trials.models import RegistryIdentifier, Trial, TrialMechanism
 from trials.page_cache import cache_parameters, not_cached
 from trials.status import OPEN_STATUSES, STATUS_EXPLANATIONS, activity_rank, status_stale_q
+from trials.trial_page import published_trials, trial_page
 from trials.vocabularies import OverallStatus
 
 OPEN_TRIALS_SHOWN = 6  # on the home page; the rest are one link away
@@ -108,22 +109,9 @@ def trial_list(request):
 
 @require_GET
 def trial_detail(request, key):
-    trials = (
-        Trial.objects.published()
-        .with_primary_identifier()
-        .prefetch_related(
-            "identifiers",
-            Prefetch("mechanism_links", queryset=TrialMechanism.objects.select_related("mechanism")),
-            "publications",
-            "sources",
-            "diabetes_types",
-            "routes",
-            "countries",
-        )
-    )
     if "\x00" in key:  # in no identifier or slug, and PostgreSQL refuses it in a query
         raise Http404("No published trial has this address.")
-    trial = trials.by_public_key(key).first()
+    trial = published_trials().by_public_key(key).first()
     if trial is None:
         # Another identifier of a published trial, or a different spelling: send the reader to its address.
         published = Trial.objects.published().filter(pk=OuterRef("trial"))
@@ -132,10 +120,16 @@ def trial_detail(request, key):
         if found is None:
             raise Http404("No published trial has this address.")
         return redirect(found.trial, permanent=True)
+    page = trial_page(trial)
     return render(
         request,
         "trials/trial_detail.html",
-        {"trial": trial, "status": trial.status_display(), "steps": {s.slug: s for s in PathwayStep.objects.all()}},
+        {
+            "trial": trial,
+            "page": page,
+            "status": page.status,
+            "steps": {s.slug: s for s in PathwayStep.objects.all()},
+        },
     )
 
 

@@ -17,6 +17,14 @@ def precise_date(value, precision=""):
 
 
 @register.filter
+def on_date(value, precision=""):
+    """'on 4 March 2026', 'in March 2026' or 'in 2026': a date at its precision, with its preposition."""
+    if not value:
+        return ""
+    return ("on " if precision in ("", "DAY") else "in ") + precise_date(value, precision)
+
+
+@register.filter
 def day(value):
     """A full date ("24 November 2026"), or "Not recorded"."""
     return format_date(value, "j F Y") if value else "Not recorded"
