@@ -22,6 +22,7 @@ from django.contrib.auth import get_user_model
 
 from tests.browser import MARKS, expect
 from tests.factories import PublicationFactory, SourceFactory, trial_with
+from trials.models import Outcome, Site
 from trials.vocabularies import CellSource, OverallStatus, Phase
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -64,9 +65,18 @@ def trial():
         enrollment=37,
         key_results="Insulin independence in some participants at one year.",
         follow_up_months=60,
+        programme="Stem cell-derived islet programme",
+        public_caveats="The registry lists Phase 3 only; the results come from the Phase 1/2 part.",
     )
-    PublicationFactory(trial=trial)
-    SourceFactory(trial=trial)
+    paper = PublicationFactory(trial=trial, kind="RESULTS", journal="N Engl J Med")
+    source = SourceFactory(trial=trial, title="The registry record", source_date="2026-09-01", date_precision="DAY")
+    SourceFactory(trial=trial, kind="NEWS", url="https://news.example/story", used_for="the dose")
+    trial.status_source = source
+    trial.save()
+    Site.objects.create(trial=trial, facility="Toronto General Hospital", city="Toronto", country_id="CA")
+    Site.objects.create(trial=trial, facility="University of Chicago", city="Chicago", country_id="US")
+    Outcome.objects.create(trial=trial, measure="C_PEPTIDE", result="Detectable in all 12", n=12, publication=paper)
+    trial_with(brief_title="The programme's first trial", programme="Stem cell-derived islet programme")
     return trial
 
 
