@@ -349,10 +349,13 @@ def test_an_accepted_value_that_breaks_the_trial_is_refused_whole():
     record = study("NCT03475563")
     record["protocolSection"]["statusModule"]["completionDateStruct"] = {"date": "2019-01-01", "type": "ACTUAL"}
     (update,) = import_studies(record).updates
-    with pytest.raises(actions.RecordError):
+    with pytest.raises(actions.RecordError) as refused:
         actions.resolve_registry_update(
             update=update, accept=["completion_date", "enrollment"], user=UserFactory(role="Curator")
         )
+    # In a curator's words, never the constraint's name.
+    assert "The completion date is before the start date: check both against the registry." in str(refused.value)
+    assert "Constraint" not in str(refused.value) and "trial_start_before_completion" not in str(refused.value)
     trial.refresh_from_db()
     assert trial.completion_date is None and trial.enrollment is None
     update.refresh_from_db()

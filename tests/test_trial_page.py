@@ -11,16 +11,7 @@ from tests.factories import PublicationFactory, SourceFactory, TrialFactory, tri
 from trials.models import Outcome, Site, Source, TrialRelation
 from trials.vocabularies import CurationState, OverallStatus
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_time_travel")]
-
-
-@pytest.fixture
-def no_time_travel():
-    """Today is fixed, so that what has passed stays passed."""
-    import time_machine
-
-    with time_machine.travel(datetime.datetime(2026, 11, 30, 12, tzinfo=datetime.UTC), tick=False):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
 
 def text(response):

@@ -43,60 +43,86 @@ def date_precision_given(field):
     ) & ~Q(**{f"{field}_precision": ""})
 
 
+def choice_constraint(field, choices, words, blank=True):
+    return models.CheckConstraint(
+        condition=in_choices(field, choices, blank=blank),
+        name=f"trial_{field}_valid",
+        violation_error_message=f"Choose the {words} from the list.",
+    )
+
+
+def order_constraint(earlier, later, name):
+    return models.CheckConstraint(
+        condition=date_order(earlier, later),
+        name=name,
+        violation_error_message=f"The {PRECISE_DATES[later]} date is before the {PRECISE_DATES[earlier]} date: "
+        "check both against the registry.",
+    )
+
+
+# Every constraint says what is wrong in a curator's words: its name never reaches a person (tests/test_models.py).
 TRIAL_CONSTRAINTS = [
-    models.CheckConstraint(condition=in_choices("phase", Phase, blank=True), name="trial_phase_valid"),
     models.CheckConstraint(
-        condition=in_choices("overall_status", OverallStatus, blank=True), name="trial_status_valid"
-    ),
-    models.CheckConstraint(condition=in_choices("study_type", StudyType, blank=True), name="trial_study_type_valid"),
-    models.CheckConstraint(
-        condition=in_choices("sponsor_class", SponsorClass, blank=True), name="trial_sponsor_class_valid"
-    ),
-    models.CheckConstraint(condition=in_choices("cell_source", CellSource, blank=True), name="trial_cell_source_valid"),
-    models.CheckConstraint(condition=in_choices("cell_origin", CellOrigin, blank=True), name="trial_cell_origin_valid"),
-    models.CheckConstraint(
-        condition=in_choices("differentiation", DifferentiationStage, blank=True),
-        name="trial_differentiation_valid",
+        condition=in_choices("phase", Phase, blank=True),
+        name="trial_phase_valid",
+        violation_error_message="Choose the phase from the list.",
     ),
     models.CheckConstraint(
-        condition=in_choices("encapsulation", Encapsulation, blank=True), name="trial_encapsulation_valid"
+        condition=in_choices("overall_status", OverallStatus, blank=True),
+        name="trial_status_valid",
+        violation_error_message="Choose the status from the list.",
     ),
+    choice_constraint("study_type", StudyType, "study type"),
+    choice_constraint("sponsor_class", SponsorClass, "sponsor's class"),
+    choice_constraint("cell_source", CellSource, "cell source"),
+    choice_constraint("cell_origin", CellOrigin, "cells' origin (autologous or allogeneic)"),
+    choice_constraint("differentiation", DifferentiationStage, "differentiation stage"),
+    choice_constraint("encapsulation", Encapsulation, "encapsulation"),
+    choice_constraint("immunosuppression", Immunosuppression, "immunosuppression", blank=False),
+    choice_constraint("enrollment_type", EnrollmentType, "enrollment type (actual or anticipated)"),
+    choice_constraint("curation_state", CurationState, "curation state", blank=False),
     models.CheckConstraint(
-        condition=in_choices("immunosuppression", Immunosuppression), name="trial_immunosuppression_valid"
+        condition=Q(enrollment__gte=0),
+        name="trial_enrollment_not_negative",
+        violation_error_message="Enrollment is a number of participants: 0 or more, e.g. 12.",
     ),
-    models.CheckConstraint(
-        condition=in_choices("enrollment_type", EnrollmentType, blank=True), name="trial_enrollment_type_valid"
-    ),
-    models.CheckConstraint(condition=in_choices("curation_state", CurationState), name="trial_curation_state_valid"),
-    models.CheckConstraint(condition=Q(enrollment__gte=0), name="trial_enrollment_not_negative"),
-    models.CheckConstraint(
-        condition=date_order("start_date", "primary_completion_date"),
-        name="trial_start_before_primary_completion",
-    ),
-    models.CheckConstraint(condition=date_order("start_date", "completion_date"), name="trial_start_before_completion"),
-    models.CheckConstraint(
-        condition=date_order("primary_completion_date", "completion_date"),
-        name="trial_primary_completion_before_completion",
-    ),
+    order_constraint("start_date", "primary_completion_date", "trial_start_before_primary_completion"),
+    order_constraint("start_date", "completion_date", "trial_start_before_completion"),
+    order_constraint("primary_completion_date", "completion_date", "trial_primary_completion_before_completion"),
     *[
-        models.CheckConstraint(condition=date_precision_given(field), name=f"trial_{field}_precision_given")
-        for field in PRECISE_DATES
+        models.CheckConstraint(
+            condition=date_precision_given(field),
+            name=f"trial_{field}_precision_given",
+            violation_error_message=f"The {words} date needs its precision (day, month or year); a precision or "
+            "a type (actual or estimated) needs its date.",
+        )
+        for field, words in PRECISE_DATES.items()
     ],
     *[
         models.CheckConstraint(
             condition=in_choices(f"{field}_precision", DatePrecision, blank=True)
             & in_choices(f"{field}_type", DateType, blank=True),
             name=f"trial_{field}_precision_valid",
+            violation_error_message=f"Choose the {words} date's precision and type from the lists.",
         )
-        for field in PRECISE_DATES
+        for field, words in PRECISE_DATES.items()
     ],
-    models.CheckConstraint(condition=~Q(brief_title=""), name="trial_brief_title_not_empty"),
+    models.CheckConstraint(
+        condition=~Q(brief_title=""),
+        name="trial_brief_title_not_empty",
+        violation_error_message="Give the trial's brief title, as the registry writes it or a plain one.",
+    ),
     *[
         models.CheckConstraint(
             condition=Q(**{f"{field}__isnull": True, f"{field}_precision": ""})
             | (Q(**{f"{field}__isnull": False}) & in_choices(f"{field}_precision", DatePrecision)),
             name=f"trial_{field}_precision_given",
+            violation_error_message=f"The {words} date needs its precision (day, month or year), and a precision "
+            "needs its date.",
         )
-        for field in ("status_confirmed_on", "programme_discontinued_on")
+        for field, words in (
+            ("status_confirmed_on", "status confirmation"),
+            ("programme_discontinued_on", "programme's end"),
+        )
     ],
 ]

@@ -5,7 +5,7 @@ workflow and date checks, and the ClinicalTrials.gov import form.
 from types import SimpleNamespace
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -39,7 +39,63 @@ def duplicate_identifier_error(value, exclude_pk=None):
     )
 
 
-class RegistryIdentifierForm(forms.ModelForm):
+class RowForm(forms.ModelForm):
+    """An inline row's form whose hidden fields' errors (its id, its trial) show next to the row: a row deleted by
+    someone else after this page was opened fails there, and Django would show only "Please correct the error below"
+    with no error anywhere."""
+
+    STALE_ROW = (
+        "This row was deleted or moved by someone else after you opened this page: copy what you typed here, then "
+        "reload the page."
+    )
+
+    def full_clean(self):
+        super().full_clean()
+        hidden = [
+            name for name in list(self._errors or {}) if name in self.fields and self.fields[name].widget.is_hidden
+        ]
+        if hidden:
+            for name in hidden:
+                del self._errors[name]
+            self._errors.setdefault(NON_FIELD_ERRORS, self.error_class(error_class="nonfield")).append(self.STALE_ROW)
+
+
+class RowFormSet(forms.BaseInlineFormSet):
+    """An inline formset that names a row deleted by someone else after the page was opened, with what the curator
+    typed in it: Django's admin no longer shows that row (its list of rows comes from the database), so the row's
+    own error would be invisible."""
+
+    def clean(self):
+        super().clean()
+        stale = [form for form in self.initial_forms if RowForm.STALE_ROW in form.non_field_errors()]
+        if stale:
+            raise ValidationError([self.stale_message(form) for form in stale])
+
+    @staticmethod
+    def label_of(field, value):
+        """A choice's label rather than its code ("Beta-cell regeneration", not "1")."""
+        for code, label in getattr(field, "choices", ()):
+            if str(code) == value:
+                return label
+        return value
+
+    def stale_message(self, form):
+        noun = self.model._meta.verbose_name
+        typed = [
+            f"{form.fields[name].label or name} “{self.label_of(form.fields[name], value)}”"
+            for name in form.fields
+            if not form.fields[name].widget.is_hidden
+            and name != "DELETE"
+            and (value := form.data.get(form.add_prefix(name), "").strip())
+        ]
+        kept = f" What you typed in it: {'; '.join(typed)}." if typed else ""
+        return (
+            f"A {noun} on this page was deleted by someone else after you opened it, so your changes to it were not "
+            f"saved.{kept} Copy what you need, then reload the page."
+        )
+
+
+class RegistryIdentifierForm(RowForm):
     class Meta:
         model = RegistryIdentifier
         fields = ["registry", "value", "is_primary"]
@@ -65,7 +121,7 @@ class RegistryIdentifierForm(forms.ModelForm):
             self._update_errors(error)
 
 
-class RegistryIdentifierFormSet(forms.BaseInlineFormSet):
+class RegistryIdentifierFormSet(RowFormSet):
     def clean(self):
         super().clean()
         kept = [
@@ -81,7 +137,7 @@ class RegistryIdentifierFormSet(forms.BaseInlineFormSet):
             )
 
 
-class MechanismChoicesFormSet(forms.BaseInlineFormSet):
+class MechanismChoicesFormSet(RowFormSet):
     """Reads the four mechanisms once for the whole formset instead of once per row."""
 
     def __init__(self, *args, **kwargs):
@@ -181,7 +237,7 @@ class TrialAdminForm(forms.ModelForm):
                     f"Give the precision of the {words} date (day, month or year): the registry shows "
                     "“May 2024” for a month, not “1 May 2024”.",
                 )
-            if not day and (precision or date_type):
+            if not day and (precision or date_type) and field not in self.errors:  # one message per mistake
                 self.add_error(field, f"Give the {words} date, or clear its precision and type.")
         order = [(f, w) for f, w in PRECISE_DATES.items() if cleaned.get(f)]
         for (first, first_words), (second, second_words) in zip(order, order[1:], strict=False):
@@ -200,10 +256,24 @@ class TrialAdminForm(forms.ModelForm):
                     f"{field}_precision",
                     f"Give the precision of the {words} date: a source dated “March 2023” is a month.",
                 )
-            if not day and precision:
+            if not day and precision and field not in self.errors:
                 self.add_error(field, f"Give the {words} date, or clear its precision.")
+        self._refuse_future_dates(cleaned)
         self._refuse_blocking_problems(cleaned)
         return cleaned
+
+    def _refuse_future_dates(self, cleaned):
+        """A confirmation or a review happened: a date still to come would hide staleness for years."""
+        today = timezone.localdate()
+        for field, what in (
+            ("status_confirmed_on", "the date of the source that confirmed the status"),
+            ("last_reviewed_on", "the day you checked the record against its sources"),
+        ):
+            day = cleaned.get(field)
+            if day and day > today:
+                self.add_error(
+                    field, f"{day:%-d %B %Y} is still to come: give {what}, today ({today:%-d %B %Y}) or earlier."
+                )
 
     def _refuse_blocking_problems(self, cleaned):
         """A published trial may not be saved with a blocking integrity problem (trials/integrity.py). Its sources are

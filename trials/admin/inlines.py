@@ -2,12 +2,12 @@
 dated), published outcomes, sites and related trials. Each says in its help texts what belongs there.
 """
 
-from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import models
 
 from trials import integrity
+from trials.admin.forms import RowForm, RowFormSet
 from trials.models import Outcome, Publication, Site, Source, TrialRelation
 from trials.vocabularies import CurationState
 
@@ -26,11 +26,13 @@ def edited_trial_id(request):
 
 class PublicationInline(admin.StackedInline):
     model = Publication
+    form = RowForm
+    formset = RowFormSet
     extra = 0
     fields = ["citation", ("doi", "pmid"), ("journal", "year"), "kind"]
 
 
-class SourceFormSet(forms.BaseInlineFormSet):
+class SourceFormSet(RowFormSet):
     """A trial already published keeps a source it can rest on: a registry record (or a copy), a publication or its
     sponsor (the blocking integrity rule `no_evidence_source`, checked with the sources as this save leaves them)."""
 
@@ -59,6 +61,7 @@ class SourceFormSet(forms.BaseInlineFormSet):
 
 class SourceInline(admin.StackedInline):
     model = Source
+    form = RowForm
     formset = SourceFormSet
     formfield_overrides = HTTPS_URLS
     extra = 1
@@ -67,6 +70,8 @@ class SourceInline(admin.StackedInline):
 
 class OutcomeInline(admin.StackedInline):
     model = Outcome
+    form = RowForm
+    formset = RowFormSet
     extra = 0
     fields = [("measure", "n", "timepoint"), "result", ("publication", "source")]
     verbose_name_plural = "published outcomes (one row per measure and timepoint)"
@@ -84,6 +89,8 @@ class OutcomeInline(admin.StackedInline):
 
 class SiteInline(admin.TabularInline):
     model = Site
+    form = RowForm
+    formset = RowFormSet
     extra = 0
     fields = ["facility", "city", "country"]
     autocomplete_fields = ["country"]
@@ -92,6 +99,8 @@ class SiteInline(admin.TabularInline):
 
 class TrialRelationInline(admin.TabularInline):
     model = TrialRelation
+    form = RowForm
+    formset = RowFormSet
     fk_name = "trial"
     extra = 0
     fields = ["relation", "related"]

@@ -19,6 +19,7 @@ from trials.admin.forms import (
     MechanismChoicesFormSet,
     RegistryIdentifierForm,
     RegistryIdentifierFormSet,
+    RowForm,
     TrialAdminForm,
 )
 from trials.admin.history import TrialHistoryHelper, inline_history, m2m_codes_by_record, m2m_values_by_record
@@ -55,6 +56,7 @@ class RegistryIdentifierInline(admin.TabularInline):
 
 class TrialMechanismInline(admin.StackedInline):
     model = TrialMechanism
+    form = RowForm
     formset = MechanismChoicesFormSet
     extra = 1
     max_num = 4

@@ -21,7 +21,13 @@ class Country(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "countries"
-        constraints = [models.CheckConstraint(condition=Q(code__regex=r"^[A-Z]{2}$"), name="country_code_format")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(code__regex=r"^[A-Z]{2}$"),
+                name="country_code_format",
+                violation_error_message="A country code is two capital letters (ISO 3166-1), e.g. SE.",
+            )
+        ]
 
     def __str__(self):
         return self.name
@@ -51,7 +57,13 @@ class DiabetesTypeTerm(VocabularyTerm):
 
     class Meta(VocabularyTerm.Meta):
         verbose_name = "diabetes type"
-        constraints = [models.CheckConstraint(condition=in_choices("code", DiabetesType), name="diabetes_type_valid")]
+        constraints = [
+            models.CheckConstraint(
+                condition=in_choices("code", DiabetesType),
+                name="diabetes_type_valid",
+                violation_error_message="Choose a diabetes type from the list.",
+            )
+        ]
 
 
 class RouteTerm(VocabularyTerm):
@@ -61,4 +73,10 @@ class RouteTerm(VocabularyTerm):
 
     class Meta(VocabularyTerm.Meta):
         verbose_name = "route"
-        constraints = [models.CheckConstraint(condition=in_choices("code", Route), name="route_valid")]
+        constraints = [
+            models.CheckConstraint(
+                condition=in_choices("code", Route),
+                name="route_valid",
+                violation_error_message="Choose a route from the list.",
+            )
+        ]

@@ -44,12 +44,28 @@ class RegistryIdentifier(models.Model):
         ordering = ["-is_primary", "registry", "value"]
         verbose_name = "registry identifier"
         constraints = [
-            models.UniqueConstraint(fields=["value"], name="identifier_value_unique"),
             models.UniqueConstraint(
-                fields=["trial"], condition=Q(is_primary=True), name="identifier_one_primary_per_trial"
+                fields=["value"],
+                name="identifier_value_unique",
+                violation_error_message="This identifier is already in the registry, on another trial: each identifier "
+                "belongs to one trial.",
             ),
-            models.CheckConstraint(condition=in_choices("registry", Registry), name="identifier_registry_valid"),
-            models.CheckConstraint(condition=~Q(value=""), name="identifier_value_not_empty"),
+            models.UniqueConstraint(
+                fields=["trial"],
+                condition=Q(is_primary=True),
+                name="identifier_one_primary_per_trial",
+                violation_error_message="Mark exactly one identifier as primary: the one used in the trial's address.",
+            ),
+            models.CheckConstraint(
+                condition=in_choices("registry", Registry),
+                name="identifier_registry_valid",
+                violation_error_message="Choose the registry that issued the identifier from the list.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(value=""),
+                name="identifier_value_not_empty",
+                violation_error_message="Give the identifier, exactly as the registry writes it.",
+            ),
         ]
         indexes = [models.Index(fields=["trial", "is_primary"], name="identifier_trial_primary_idx")]
 
@@ -86,9 +102,21 @@ class TrialMechanism(models.Model):
         ordering = ["mechanism__position"]
         verbose_name = "mechanism link"
         constraints = [
-            models.UniqueConstraint(fields=["trial", "mechanism"], name="trial_mechanism_unique"),
-            models.CheckConstraint(condition=in_choices("role", MechanismRole), name="trial_mechanism_role_valid"),
-            models.CheckConstraint(condition=~Q(rationale=""), name="trial_mechanism_rationale_not_empty"),
+            models.UniqueConstraint(
+                fields=["trial", "mechanism"],
+                name="trial_mechanism_unique",
+                violation_error_message="This mechanism is already linked to the trial: link each mechanism once.",
+            ),
+            models.CheckConstraint(
+                condition=in_choices("role", MechanismRole),
+                name="trial_mechanism_role_valid",
+                violation_error_message="Choose the mechanism's role from the list (primary or contributing).",
+            ),
+            models.CheckConstraint(
+                condition=~Q(rationale=""),
+                name="trial_mechanism_rationale_not_empty",
+                violation_error_message="Say why the trial tests this mechanism, in a sentence from its sources.",
+            ),
         ]
 
     def __str__(self):
@@ -117,12 +145,24 @@ class Publication(models.Model):
         ordering = ["-year", "citation"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(pmid="") | Q(pmid__regex=r"^[0-9]{1,9}$"), name="publication_pmid_digits"
+                condition=Q(pmid="") | Q(pmid__regex=r"^[0-9]{1,9}$"),
+                name="publication_pmid_digits",
+                violation_error_message="A PubMed identifier (PMID) is digits only, e.g. 39361425.",
             ),
-            models.CheckConstraint(condition=Q(doi="") | Q(doi__startswith="10."), name="publication_doi_format"),
-            models.CheckConstraint(condition=Q(year__isnull=True) | Q(year__gte=1900), name="publication_year_valid"),
             models.CheckConstraint(
-                condition=in_choices("kind", PublicationKind, blank=True), name="publication_kind_valid"
+                condition=Q(doi="") | Q(doi__startswith="10."),
+                name="publication_doi_format",
+                violation_error_message="A DOI starts with 10., e.g. 10.1056/NEJMoa2506549 (without https://doi.org/).",
+            ),
+            models.CheckConstraint(
+                condition=Q(year__isnull=True) | Q(year__gte=1900),
+                name="publication_year_valid",
+                violation_error_message="Give the year of publication, e.g. 2025.",
+            ),
+            models.CheckConstraint(
+                condition=in_choices("kind", PublicationKind, blank=True),
+                name="publication_kind_valid",
+                violation_error_message="Choose the publication's kind from the list.",
             ),
         ]
 
@@ -170,11 +210,17 @@ class Source(models.Model):
     class Meta:
         ordering = ["-source_date", "url"]
         constraints = [
-            models.CheckConstraint(condition=in_choices("kind", SourceKind, blank=True), name="source_kind_valid"),
+            models.CheckConstraint(
+                condition=in_choices("kind", SourceKind, blank=True),
+                name="source_kind_valid",
+                violation_error_message="Choose the source's kind from the list.",
+            ),
             models.CheckConstraint(
                 condition=Q(source_date__isnull=True, date_precision="")
                 | (Q(source_date__isnull=False) & in_choices("date_precision", DatePrecision)),
                 name="source_date_precision_given",
+                violation_error_message="A source's date needs its precision (day, month or year), and a precision "
+                "needs its date.",
             ),
         ]
 
@@ -198,7 +244,13 @@ class Site(models.Model):
 
     class Meta:
         ordering = ["country__name", "city", "facility"]
-        constraints = [models.CheckConstraint(condition=~Q(facility=""), name="site_facility_not_empty")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(facility=""),
+                name="site_facility_not_empty",
+                violation_error_message="Give the site's hospital or institution.",
+            )
+        ]
 
     def __str__(self):
         return ", ".join(part for part in (self.facility, self.city) if part)
@@ -239,8 +291,16 @@ class Outcome(models.Model):
         ordering = ["id"]
         verbose_name = "published outcome"
         constraints = [
-            models.CheckConstraint(condition=in_choices("measure", OutcomeMeasure), name="outcome_measure_valid"),
-            models.CheckConstraint(condition=~Q(result=""), name="outcome_result_not_empty"),
+            models.CheckConstraint(
+                condition=in_choices("measure", OutcomeMeasure),
+                name="outcome_measure_valid",
+                violation_error_message="Choose the outcome's measure from the list.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(result=""),
+                name="outcome_result_not_empty",
+                violation_error_message="Say what was found, as reported.",
+            ),
         ]
 
     def __str__(self):
@@ -266,10 +326,20 @@ class TrialRelation(models.Model):
         ordering = ["id"]
         verbose_name = "related trial"
         constraints = [
-            models.UniqueConstraint(fields=["trial", "related"], name="trial_relation_unique"),
-            models.CheckConstraint(condition=~Q(trial=models.F("related")), name="trial_relation_not_itself"),
+            models.UniqueConstraint(
+                fields=["trial", "related"],
+                name="trial_relation_unique",
+                violation_error_message="This trial is already listed as related: list each related trial once.",
+            ),
             models.CheckConstraint(
-                condition=in_choices("relation", TrialRelationKind), name="trial_relation_kind_valid"
+                condition=~Q(trial=models.F("related")),
+                name="trial_relation_not_itself",
+                violation_error_message="A trial cannot be related to itself: choose another trial.",
+            ),
+            models.CheckConstraint(
+                condition=in_choices("relation", TrialRelationKind),
+                name="trial_relation_kind_valid",
+                violation_error_message="Choose the relation from the list.",
             ),
         ]
 

@@ -73,20 +73,26 @@ class RegistryUpdate(models.Model):
         verbose_name = "registry update"
         constraints = [
             models.CheckConstraint(
-                condition=in_choices("status", RegistryUpdateStatus), name="registry_update_status_valid"
+                condition=in_choices("status", RegistryUpdateStatus),
+                name="registry_update_status_valid",
+                violation_error_message="A registry update is pending, accepted or dismissed.",
             ),
             models.CheckConstraint(
-                condition=in_choices("origin", RegistryUpdateOrigin), name="registry_update_origin_valid"
+                condition=in_choices("origin", RegistryUpdateOrigin),
+                name="registry_update_origin_valid",
+                violation_error_message="A registry update comes from ClinicalTrials.gov or from the curated data.",
             ),
             models.UniqueConstraint(
                 fields=["trial", "origin"],
                 condition=Q(status=RegistryUpdateStatus.PENDING),
                 name="registry_update_one_pending_per_trial",
+                violation_error_message="This trial already has a registry update waiting: resolve it first.",
             ),
             models.CheckConstraint(
                 condition=Q(status=RegistryUpdateStatus.PENDING, resolved_at__isnull=True)
                 | (~Q(status=RegistryUpdateStatus.PENDING) & Q(resolved_at__isnull=False)),
                 name="registry_update_resolved_when_not_pending",
+                violation_error_message="A resolved registry update names who resolved it and when.",
             ),
         ]
         indexes = [models.Index(fields=["status", "created_at"], name="registry_update_status_idx")]
