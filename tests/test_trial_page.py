@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.factories import PublicationFactory, SourceFactory, TrialFactory, trial_with
+from tests.factories import PublicationFactory, RegistryIdentifierFactory, SourceFactory, TrialFactory, trial_with
 from trials.models import Outcome, Site, Source, TrialRelation
 from trials.vocabularies import CurationState, OverallStatus
 
@@ -239,3 +239,35 @@ def test_the_page_with_a_programme_runs_a_fixed_number_of_queries(client, django
     cache.clear()
     with django_assert_num_queries(14):  # tests/test_views.py's 13, and the programme's trials
         client.get(address)
+
+
+# --- Addresses never break ---------------------------------------------------------------------------
+
+
+def test_a_former_slug_redirects_permanently_to_the_trials_address(client):
+    trial = trial_with(identifier=False, slug="sr-02-old")
+    trial.slug = "seraxis-sr02"
+    trial.save()
+    response = client.get("/trials/sr-02-old/")
+    assert (response.status_code, response["Location"]) == (301, "/trials/seraxis-sr02/")
+
+
+def test_a_corrected_or_removed_identifier_redirects_permanently(client):
+    trial = trial_with(identifier="NCT04786226")
+    identifier = trial.identifiers.get()
+    identifier.value = "NCT04786262"  # a typing error, corrected
+    identifier.save()
+    response = client.get("/trials/NCT04786226/")
+    assert (response.status_code, response["Location"]) == (301, "/trials/NCT04786262/")
+    other = RegistryIdentifierFactory(trial=trial, value="NCT01111111", is_primary=False)
+    assert client.get("/trials/nct01111111/")["Location"] == "/trials/NCT04786262/"  # another of its identifiers
+    other.delete()
+    assert client.get("/trials/NCT01111111/")["Location"] == "/trials/NCT04786262/"  # and once removed
+
+
+def test_a_former_address_of_an_unpublished_trial_is_not_found(client):
+    trial = trial_with(identifier=False, slug="old-draft", curation_state=CurationState.DRAFT)
+    trial.slug = "new-draft"
+    trial.save()
+    assert client.get("/trials/old-draft/").status_code == 404
+    assert client.get("/trials/never-was/").status_code == 404

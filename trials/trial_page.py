@@ -13,7 +13,7 @@ from django.db.models import F, Prefetch
 from django.utils import timezone
 
 from trials.integrity import RESULTS_KINDS, facts_of, problems
-from trials.models import Outcome, Site, Trial, TrialMechanism, TrialRelation
+from trials.models import Outcome, RegistryIdentifier, Site, Trial, TrialMechanism, TrialRelation
 from trials.status import OPEN_STATUSES, StatusDisplay
 from trials.vocabularies import SourceKind
 
@@ -62,6 +62,24 @@ def published_trials():
             "countries",
         )
     )
+
+
+def former_address(key: str):
+    """The published trial that answered to `key` before (another of its identifiers, a former slug, a former or
+    removed identifier: its history keeps them), or None. Addresses never break: the view redirects there."""
+    published = Trial.objects.published()
+    current = RegistryIdentifier.objects.filter(trial__in=published, value__iexact=key).values("trial")
+    for candidates in (
+        current,
+        Trial.history.filter(slug=key, id__in=published.values("pk")).order_by("-history_date").values("id"),
+        RegistryIdentifier.history.filter(value__iexact=key, trial_id__in=published.values("pk"))
+        .order_by("-history_date")
+        .values("trial_id"),
+    ):
+        found = candidates.first()
+        if found:
+            return published.get(pk=next(iter(found.values())))
+    return None
 
 
 def sources_by_kind(trial) -> list[SourceGroup]:

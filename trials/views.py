@@ -1,5 +1,5 @@
 from django.core.paginator import Paginator
-from django.db.models import Exists, F, OuterRef, Prefetch
+from django.db.models import F, Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
@@ -14,10 +14,10 @@ from trials.filters import (
     SORT_CHOICES,
     filtered_trials,
 )
-from trials.models import RegistryIdentifier, Trial, TrialMechanism
+from trials.models import Trial, TrialMechanism
 from trials.page_cache import cache_parameters, not_cached
 from trials.status import OPEN_STATUSES, STATUS_EXPLANATIONS, activity_rank, status_stale_q
-from trials.trial_page import published_trials, trial_page
+from trials.trial_page import former_address, published_trials, trial_page
 from trials.vocabularies import OverallStatus
 
 OPEN_TRIALS_SHOWN = 6  # on the home page; the rest are one link away
@@ -113,13 +113,11 @@ def trial_detail(request, key):
         raise Http404("No published trial has this address.")
     trial = published_trials().by_public_key(key).first()
     if trial is None:
-        # Another identifier of a published trial, or a different spelling: send the reader to its address.
-        published = Trial.objects.published().filter(pk=OuterRef("trial"))
-        other = RegistryIdentifier.objects.filter(Exists(published), value__iexact=key).select_related("trial")
-        found = other.first()
-        if found is None:
+        # Another identifier of a published trial, a former slug or identifier: send the reader to its address.
+        moved = former_address(key)
+        if moved is None:
             raise Http404("No published trial has this address.")
-        return redirect(found.trial, permanent=True)
+        return redirect(moved, permanent=True)
     page = trial_page(trial)
     return render(
         request,
