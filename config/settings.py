@@ -6,6 +6,7 @@ registry runs in development mode on an SQLite file inside the project.
 """
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -124,6 +125,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_filters",
+    "rest_framework",
+    "drf_spectacular",
+    "corsheaders",
     "simple_history",
     "axes",
     "mechanisms",
@@ -133,6 +137,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
+    # CORS headers on the API's answers (CORS_URLS_REGEX), the cached ones too: before every middleware that answers.
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -299,3 +305,36 @@ AXES_VERBOSE = False
 # ClinicalTrials.gov API v2, for the importer and the daily check (trials/ctgov/client.py): its default is written
 # only here; tests point it at 127.0.0.1.
 CTGOV_API_URL = os.environ.get("CTGOV_API_URL", "https://clinicaltrials.gov/api/v2").rstrip("/")
+
+# --- The JSON API (/api/v1/, trials/api/) ------------------------------------------------------------------------
+# Read-only, JSON only, for anyone: no sign-in, no session, no browsable pages (the pages' cache keys an answer by
+# its address and parameters, not by its Accept header). Rate-limited per client address (trials/api/throttling.py):
+# API_RATE_LIMIT requests per second, minute, hour or day, e.g. "120/minute".
+API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "").strip() or "120/minute"
+if not re.fullmatch(r"[0-9]+/(second|minute|hour|day)", API_RATE_LIMIT):
+    raise ImproperlyConfigured(
+        f"API_RATE_LIMIT must be a number of requests per second, minute, hour or day, e.g. 120/minute; "
+        f"got {API_RATE_LIMIT!r}."
+    )
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_THROTTLE_CLASSES": ["trials.api.throttling.ClientRateThrottle"],
+    "UNAUTHENTICATED_USER": None,
+    "URL_FORMAT_OVERRIDE": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Stem-cell diabetes trials registry API",
+    "DESCRIPTION": "Read-only JSON of the registry's published trials of stem-cell therapies for diabetes, with the "
+    "filters of /trials/. Every therapy in it is investigational: none is an approved treatment or a cure.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+}
+# CORS: any site may read the API with GET (no credentials: it has none to offer).
+CORS_URLS_REGEX = r"^/api/"
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_METHODS = ["GET", "HEAD", "OPTIONS"]

@@ -16,6 +16,7 @@ urlpatterns = [
     path("about/", trial_views.about, name="about"),
     path("mechanisms/", include("trials.mechanism_urls")),
     path("trials/", include("trials.urls")),
+    path("api/v1/", include("trials.api.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
     path("healthz", healthz, name="healthz"),
 ]
