@@ -17,6 +17,7 @@ urlpatterns = [
     path("mechanisms/", include("trials.mechanism_urls")),
     path("trials/", include("trials.urls")),
     path("api/v1/", include("trials.api.urls")),
+    path("evidence/", include("trials.evidence_urls")),
     path(settings.ADMIN_URL, admin.site.urls),
     path("healthz", healthz, name="healthz"),
 ]

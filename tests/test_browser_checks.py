@@ -77,6 +77,7 @@ def trial():
     Site.objects.create(trial=trial, facility="University of Chicago", city="Chicago", country_id="US")
     Outcome.objects.create(trial=trial, measure="C_PEPTIDE", result="Detectable in all 12", n=12, publication=paper)
     trial_with(brief_title="The programme's first trial", programme="Stem cell-derived islet programme")
+    Outcome.objects.create(trial=trial, measure="SAFETY", result="No serious adverse event", source=source)
     return trial
 
 
@@ -92,6 +93,9 @@ def pages(trial):
         "mechanisms": ("/mechanisms/", 200),
         "mechanism": ("/mechanisms/immune-regulation/", 200),
         "about": ("/about/", 200),
+        "evidence": ("/evidence/", 200),
+        "evidence-filtered": ("/evidence/?measure=C_PEPTIDE&mechanism=beta-cell-regeneration", 200),
+        "evidence-not-understood": ("/evidence/?measure=CURE", 400),
         "not-found": ("/trials/NCT00000000/", 404),
     }
 

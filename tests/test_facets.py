@@ -159,7 +159,8 @@ def test_cached_counts_follow_publishing_and_unpublishing(client, trials, editor
 FIRST_READER_QUERIES = {
     "/trials/": 6,  # version, page of trials, 4 prefetches
     "/": 6,  # version, recent trials, 4 prefetches
-    "/mechanisms/immune-regulation/": 8,  # version, mechanism, trials, 3 prefetches + links, pathway steps
+    # version, mechanism, trials, 3 prefetches + links, pathway steps, outcomes + their mechanism links
+    "/mechanisms/immune-regulation/": 10,
 }
 
 

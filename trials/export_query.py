@@ -41,12 +41,17 @@ class GroupConcat(Aggregate):
 
 
 def joined(
-    related: QuerySet[Any], value: Expression | F, order_by: Sequence[Any], trial_field: str = "trial"
+    related: QuerySet[Any],
+    value: Expression | F,
+    order_by: Sequence[Any],
+    trial_field: str = "trial",
+    outer: str = "pk",
 ) -> Subquery:
-    """A correlated subquery: the `value`s of the `related` rows of each trial, in `order_by` order, joined by
-    SEPARATOR (NULL when there are none). PostgreSQL aggregates with STRING_AGG(... ORDER BY ...); SQLite, whose
-    GROUP_CONCAT takes no ORDER BY before 3.44, with GROUP_CONCAT as a window function over the ordered rows."""
-    related = related.filter(**{trial_field: OuterRef("pk")}).order_by()
+    """A correlated subquery: the `value`s of the `related` rows of each trial (the outer row's `outer` field: its
+    own key when the outer rows are trials), in `order_by` order, joined by SEPARATOR (NULL when there are none).
+    PostgreSQL aggregates with STRING_AGG(... ORDER BY ...); SQLite, whose GROUP_CONCAT takes no ORDER BY before
+    3.44, with GROUP_CONCAT as a window function over the ordered rows."""
+    related = related.filter(**{trial_field: OuterRef(outer)}).order_by()
     if is_postgresql(related.db):
         from django.contrib.postgres.aggregates import StringAgg
 

@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
 from mechanisms.models import Mechanism, PathwayStep
+from trials.evidence import mechanism_outcomes
 from trials.facets import cached_counts, home_counts, list_counts, mechanism_counts, mechanism_trials
 from trials.filters import (
     LIST_MULTI_PARAMETERS,
@@ -176,6 +177,7 @@ def mechanism_detail(request, slug):
             "by_phase": by_phase,
             "by_status": by_status,
             "steps": PathwayStep.objects.all(),
+            "outcomes": mechanism_outcomes(mechanism),  # its part of /evidence/: two queries
         },
     )
 
