@@ -151,6 +151,8 @@ MIDDLEWARE = [
     # whether a page used them). Staff and every non-GET bypass it.
     "trials.page_cache.PageCacheMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Every history record one request writes shares a revision: the trial's history is read one save at a time.
+    "trials.models.revisions.RevisionMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout response.
     "axes.middleware.AxesMiddleware",
 ]

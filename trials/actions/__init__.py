@@ -6,7 +6,8 @@ docs/adr/0001-actions-layer.md). One module per job; every public name is re-exp
 - `initial_data`: the curated data file, and how a database holding an older version of it upgrades;
 - `workflow`: draft → in review → published, and who may make each move; review dates;
 - `roles`: the Curator and Editor groups and their permissions;
-- `registry_updates`: ClinicalTrials.gov imports, the daily check, and resolving what they found.
+- `registry_updates`: ClinicalTrials.gov imports, the daily check, and resolving what they found;
+- `versions`: restoring a whole version of a trial from its history.
 """
 
 from .initial_data import (
@@ -33,6 +34,7 @@ from .registry_updates import (
     resolve_registry_update,
 )
 from .roles import CURATOR_PERMISSIONS, EDITOR_PERMISSIONS, ROLES, setup_roles
+from .versions import RestoreError, restore_problem, restore_version
 from .workflow import (
     PUBLISH_PERMISSION,
     TRANSITIONS,
@@ -48,6 +50,9 @@ from .workflow import (
 )
 
 __all__ = [
+    "RestoreError",
+    "restore_problem",
+    "restore_version",
     "INITIAL_DATA",
     "SCALAR_FIELDS",
     "DATE_FIELDS",

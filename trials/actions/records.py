@@ -22,6 +22,7 @@ from trials.models import (
     TrialMechanism,
     TrialRelation,
 )
+from trials.models.revisions import revision
 from trials.vocabularies import PRECISE_DATES, CurationState, Immunosuppression
 
 REASON_LENGTH = 100  # the history's change reason holds this many characters
@@ -313,6 +314,7 @@ def _write_items(trial, name, items, *, label, reason, slugs=None, user=None):
 M2M = {"diabetes_types": DiabetesTypeTerm, "routes": RouteTerm, "countries": Country}
 
 
+@revision()
 def write_record(trial, values, *, reason, user=None, file_indexes=None, skip_related=False):
     """Write `values` (fields of a record: a whole file record, or some canonical fields of a proposal) onto
     `trial`, new or saved, validated; one history entry for the trial (`reason`, `user`). Returns the trial.
@@ -358,6 +360,7 @@ def write_record(trial, values, *, reason, user=None, file_indexes=None, skip_re
     return trial
 
 
+@revision()
 def create_trial(record, *, change_reason="Created", user=None):
     """Create a trial and everything it links to from one record of the registry's data format (related trials
     included, which must exist). Every row is validated before it is saved; a bad record raises RecordError

@@ -32,6 +32,7 @@ from trials.models import (
     RegistryUpdateStatus,
     Trial,
 )
+from trials.models.revisions import revision
 from trials.vocabularies import Registry
 
 logger = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ def name_mismatch(label, nct_id):
     return ""
 
 
+@revision()
 def _import_study(study, *, label, source, user, countries, today, summary):
     """Create the draft or record the update for one study (inside the caller's transaction)."""
     record = study_to_record(study, countries=countries, today=today)
@@ -327,6 +329,7 @@ def check_ctgov_updates(*, client, dry_run=False, today=None):
     return summary
 
 
+@revision()
 def resolve_registry_update(*, update, accept=(), user, now=None):
     """Accept the fields `accept` of a pending registry update onto its trial, dismiss the others.
 

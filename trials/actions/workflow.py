@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from trials import integrity
 from trials.models import Trial
+from trials.models.revisions import revision
 from trials.vocabularies import CurationState
 
 PUBLISH_PERMISSION = "trials.publish_trial"
@@ -71,6 +72,7 @@ def transition_problem(*, current, to, user):
     return None
 
 
+@revision()
 def transition(*, trial, to, user, reason=""):
     """Move `trial` to the curation state `to`, as `user`, recording who and why in its history.
 
@@ -106,6 +108,7 @@ def unpublish(*, trial, user):
     return transition(trial=trial, to=CurationState.DRAFT, user=user, reason="Unpublished")
 
 
+@revision()
 def mark_reviewed(*, trials, user, today=None):
     """Set the review date of each trial to today (one history entry each). Returns how many changed."""
     today = today or timezone.localdate()

@@ -1,7 +1,5 @@
 """History pages: the trial's own changes with its many-to-many fields in words, and its inlines' changes."""
 
-from collections import defaultdict
-
 from django.urls import reverse
 from django.utils.text import capfirst
 from simple_history.template_utils import HistoricalRecordContextHelper
@@ -18,6 +16,7 @@ from trials.models import (
     TrialMechanism,
     TrialRelation,
 )
+from trials.versions import m2m_codes_by_record
 from trials.vocabularies import DiabetesType, Route
 
 M2M_LABELS = {"diabetes_types": DiabetesType, "routes": Route}
@@ -31,21 +30,6 @@ class TrialHistoryHelper(HistoricalRecordContextHelper):
         if field.choices and value not in (None, ""):
             return dict(field.flatchoices).get(value, value)
         return super().prepare_delta_change_value(change, value)
-
-
-def m2m_codes_by_record(history_ids):
-    """{field name: {history_id: [codes]}} of the trial's many-to-many fields in these versions. One query each."""
-    result = {}
-    for field in Trial.history.model._history_m2m_fields:
-        through = Trial.history.model.__dict__[field.name].model
-        target = next(
-            f.attname for f in through._meta.fields if f.name not in {"id", "trial", "history"} and f.is_relation
-        )
-        rows = defaultdict(list)
-        for history_id, code in through.objects.filter(history_id__in=history_ids).values_list("history_id", target):
-            rows[history_id].append(code)
-        result[field.name] = rows
-    return result
 
 
 def m2m_values_by_record(records):

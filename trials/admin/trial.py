@@ -32,6 +32,7 @@ from trials.admin.inlines import (
     edited_trial_id,
 )
 from trials.admin.list_filters import DiabetesTypeFilter, MechanismFilter, ProblemFilter, StalenessFilter
+from trials.admin.versions import VersionsAdminMixin
 from trials.models import RegistryIdentifier, Source, Trial, TrialMechanism
 from trials.status import StatusDisplay
 from trials.vocabularies import Registry
@@ -92,7 +93,7 @@ CURATION_COLUMNS = [
 
 
 @admin.register(Trial)
-class TrialAdmin(SimpleHistoryAdmin):
+class TrialAdmin(VersionsAdminMixin, SimpleHistoryAdmin):
     form = TrialAdminForm
     inlines = [
         RegistryIdentifierInline,

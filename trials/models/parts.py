@@ -9,6 +9,7 @@ from simple_history.models import HistoricalRecords
 from mechanisms.models import Mechanism
 from trials.constraints import in_choices
 from trials.models.lookups import Country
+from trials.models.revisions import Revisioned
 from trials.models.trial import Trial
 from trials.vocabularies import (
     IDENTIFIER_FORMATS,
@@ -38,7 +39,7 @@ class RegistryIdentifier(models.Model):
         help_text="The identifier used in the trial's address. Prefer the NCT number when there is one.",
     )
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(bases=[Revisioned])
 
     class Meta:
         ordering = ["-is_primary", "registry", "value"]
@@ -96,7 +97,7 @@ class TrialMechanism(models.Model):
         help_text="Why this trial tests this mechanism, in a sentence or two, from its sources."
     )
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(bases=[Revisioned])
 
     class Meta:
         ordering = ["mechanism__position"]
@@ -139,7 +140,7 @@ class Publication(models.Model):
         help_text="Results (final), interim results, the protocol or design, or background (not this trial's results).",
     )
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(bases=[Revisioned])
 
     class Meta:
         ordering = ["-year", "citation"]
@@ -205,7 +206,7 @@ class Source(models.Model):
     date_notes = models.CharField(max_length=100, blank=True, help_text="A partial date, e.g. '2024 (data as of May)'.")
     used_for = models.TextField(help_text="What this source supports in the record.")
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(bases=[Revisioned])
 
     class Meta:
         ordering = ["-source_date", "url"]
@@ -240,7 +241,7 @@ class Site(models.Model):
     city = models.CharField(max_length=100, blank=True)
     country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="+")
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(bases=[Revisioned])
 
     class Meta:
         ordering = ["country__name", "city", "facility"]
@@ -285,7 +286,7 @@ class Outcome(models.Model):
         help_text="The source that reports it, when no publication does.",
     )
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(bases=[Revisioned])
 
     class Meta:
         ordering = ["id"]
@@ -320,7 +321,7 @@ class TrialRelation(models.Model):
         "or a trial of the same programme.",
     )
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(bases=[Revisioned])
 
     class Meta:
         ordering = ["id"]

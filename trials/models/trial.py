@@ -9,6 +9,7 @@ from simple_history.models import HistoricalRecords
 
 from trials.constraints import TRIAL_CONSTRAINTS
 from trials.models.lookups import Country, DiabetesTypeTerm, RouteTerm
+from trials.models.revisions import Revisioned
 from trials.status import StatusDisplay
 from trials.vocabularies import (
     CellOrigin,
@@ -256,7 +257,9 @@ class Trial(models.Model):
     # ranks from scratch. Never edited in Python; empty on SQLite, whose search matches words with icontains.
     search_document = SearchVectorField(null=True, editable=False)
 
-    history = HistoricalRecords(m2m_fields=[countries, diabetes_types, routes], excluded_fields=["search_document"])
+    history = HistoricalRecords(
+        m2m_fields=[countries, diabetes_types, routes], excluded_fields=["search_document"], bases=[Revisioned]
+    )
 
     objects = TrialQuerySet.as_manager()
 
