@@ -1,4 +1,4 @@
-"""Curators' working notes never reach the public: not on any page, not in the CSV export."""
+"""Curators' working notes never reach the public: not on any page, not in the CSV exports, not in the API."""
 
 import html
 import re
@@ -50,12 +50,21 @@ def test_no_public_page_or_export_contains_a_curator_note(client, loaded):
         "home": text(client.get(reverse("home"))),
         "list": text(client.get(reverse("trials:list"), {"page_size": 100})),
         "export": text(client.get(reverse("trials:export"))),
+        "evidence": text(client.get(reverse("evidence:list"))),
+        "evidence export": text(client.get(reverse("evidence:export"))),
+        "api mechanisms": text(client.get(reverse("api:mechanisms"))),
     }
+    url = reverse("api:trials") + "?page_size=100"
+    while url:  # every page of the API's list
+        response = client.get(url)
+        pages[url] = text(response)
+        url = response.json()["next"]
     for mechanism in Mechanism.objects.all():
         pages[mechanism.slug] = text(client.get(mechanism.get_absolute_url()))
     checked = 0
     for trial in loaded:
         page = text(client.get(trial.get_absolute_url()))
+        page += text(client.get(reverse("api:trial", args=[trial.public_key])))
         phrases = private_phrases(trial)
         for phrase in phrases:
             assert phrase not in page, f"{trial.slug}: its page shows a curator note: {phrase!r}"

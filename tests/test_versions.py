@@ -3,6 +3,8 @@ inline change, labels rather than codes, long texts whole with the changed words
 compared, a whole version restored in one step (trials/versions.py, trials/actions/versions.py,
 trials/admin/versions.py)."""
 
+import datetime
+
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
@@ -14,7 +16,14 @@ from trials.models import Source, Trial
 from trials.versions import versions
 from trials.vocabularies import CurationState
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
+
+
+@pytest.fixture
+def clock(time_machine):
+    """Today is 24 November 2026, and the clock runs: each save has its own time, as in life."""
+    time_machine.move_to(datetime.datetime(2026, 11, 24, 12, tzinfo=datetime.UTC), tick=True)
+
 
 LONG = "Cells are infused into the portal vein of the liver, where they settle and begin to make insulin for years."
 

@@ -93,7 +93,8 @@ def versions(trial_id: int) -> list[Version]:
     records += [(Trial, record) for record in trial_records]
     for model in PARTS:
         records += [(model, r) for r in model.history.filter(trial_id=trial_id).select_related("history_user")]
-    records.sort(key=lambda item: (item[1].history_date, item[1].history_id))
+    # In time order; at the same instant the trial's own record first (each table numbers its records apart).
+    records.sort(key=lambda item: (item[1].history_date, item[0] is not Trial, item[1].history_id))
 
     groups: dict[str, list] = {}
     for item in records:
