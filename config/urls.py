@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from config.views import healthz
 from trials import views as trial_views
+from trials.feeds import registry_feed
 
 admin.site.site_header = "Stem-cell diabetes trials registry: curators"
 admin.site.site_title = "Registry curators"
@@ -14,6 +15,7 @@ admin.site.enable_nav_sidebar = False
 urlpatterns = [
     path("", trial_views.home, name="home"),
     path("about/", trial_views.about, name="about"),
+    path("feed/", registry_feed, name="feed"),
     path("mechanisms/", include("trials.mechanism_urls")),
     path("trials/", include("trials.urls")),
     path("api/v1/", include("trials.api.urls")),

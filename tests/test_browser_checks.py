@@ -90,6 +90,7 @@ def pages(trial):
         "list-filtered": ("/trials/?q=islet&mechanism=immune-regulation&country=US&sort=title", 200),
         "list-not-understood": ("/trials/?phase=PHASE9&started_after=yesterday", 400),
         "trial": (trial.get_absolute_url(), 200),
+        "changes": (trial.get_absolute_url() + "changes/", 200),
         "mechanisms": ("/mechanisms/", 200),
         "mechanism": ("/mechanisms/immune-regulation/", 200),
         "about": ("/about/", 200),

@@ -132,6 +132,28 @@ def trial_detail(request, key):
     )
 
 
+def published_trial_or_404(key):
+    """The published trial at this address (its primary identifier or slug), for its change log and feed. One
+    query."""
+    if "\x00" in key:
+        raise Http404("No published trial has this address.")
+    trial = Trial.objects.published().with_primary_identifier().by_public_key(key).first()
+    if trial is None:
+        raise Http404("No published trial has this address.")
+    return trial
+
+
+@require_GET
+def trial_changes(request, key):
+    """/trials/<identifier>/changes/: what changed in the trial's public facts, and when, newest first
+    (trials/changes.py). Thirteen queries."""
+    from trials.changes import public_changes
+
+    trial = published_trial_or_404(key)
+    changes = public_changes([trial.pk]).get(trial.pk, [])
+    return render(request, "trials/trial_changes.html", {"trial": trial, "changes": changes[::-1]})
+
+
 # --- Mechanisms: each with the trials that test it (the pages live here, as trials depend on mechanisms) ---
 
 TRIALS_SHOWN = 20  # on a mechanism's page; the rest are one link away, in the filtered list

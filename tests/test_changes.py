@@ -1,0 +1,170 @@
+"""A trial's public change log (trials/changes.py): only what readers could see, in words, never curator notes."""
+
+import datetime
+
+import pytest
+
+from tests.factories import SourceFactory, publishable_trial
+from trials.actions import publish, send_to_review
+from trials.changes import GROUPING, Change, latest_changes, public_changes, registry_changes
+from trials.models import Site, Trial
+from trials.vocabularies import CurationState, OverallStatus
+
+pytestmark = pytest.mark.django_db
+
+START = datetime.datetime(2026, 11, 25, 9, 0, tzinfo=datetime.UTC)
+
+
+@pytest.fixture
+def clock(time_machine):
+    """A clock the test moves on by hand, a step longer than GROUPING each time (each step is one change)."""
+
+    class Clock:
+        now = START
+
+        def step(self):
+            self.now += GROUPING * 3
+            time_machine.move_to(self.now, tick=False)
+            return self.now
+
+    time_machine.move_to(START, tick=False)
+    return Clock()
+
+
+def save(trial, **fields):
+    for name, value in fields.items():
+        setattr(trial, name, value)
+    trial.save()
+    return trial
+
+
+def changes_of(trial):
+    return public_changes([trial.pk]).get(trial.pk, [])
+
+
+def everything_said(changes):
+    return " ".join(f"{c.what} {c.before} {c.after}" for change in changes for c in change.changes)
+
+
+def test_a_draft_has_no_public_changes(clock, editor):
+    trial = publishable_trial(curation_state=CurationState.DRAFT, curator_notes="draft notes")
+    clock.step()
+    save(trial, overall_status=OverallStatus.RECRUITING, enrollment=12)
+    clock.step()
+    send_to_review(trial=trial, user=editor)
+    clock.step()
+    save(Trial.objects.get(pk=trial.pk), enrollment=14)
+    assert changes_of(trial) == []
+
+
+def test_publication_then_each_public_change_in_words(clock, editor):
+    trial = publishable_trial(curation_state=CurationState.REVIEW, overall_status=OverallStatus.NOT_YET_RECRUITING)
+    save(trial, enrollment=10)  # before publication: not a change readers saw
+    published_at = clock.step()
+    publish(trial=trial, user=editor)
+    changed_at = clock.step()
+    trial = save(
+        Trial.objects.get(pk=trial.pk),
+        overall_status=OverallStatus.RECRUITING,
+        enrollment=24,
+        start_date=datetime.date(2026, 3, 1),
+        start_date_precision="MONTH",
+        curator_notes="Checked with the sponsor by phone",
+    )
+    trial.countries.add("SE")
+    SourceFactory(trial=trial, url="https://example.org/press", title="Sponsor's press release", kind="SPONSOR")
+    clock.step()
+    save(trial, curator_notes="Another internal note", data_version="2026-11", data_fingerprint="f" * 32)
+
+    first, second = changes_of(trial)
+    assert (first.kind, first.when, first.changes) == ("published", published_at, [])
+    assert second.kind == "changed"
+    assert second.when >= changed_at
+    assert second.changes == [
+        Change("Overall status", "Not yet recruiting", "Recruiting"),
+        Change("Enrollment", "10", "24"),
+        Change("Start date", "", "March 2026"),
+        Change("Countries", "", "Sweden"),
+        Change("Source added", "", "Sponsor's press release"),
+    ]
+    assert second.title == "Changed: Overall status, Enrollment, Start date, Countries and 1 more"
+    assert "note" not in everything_said([first, second]).lower()
+
+
+def test_changes_out_of_sight_reach_readers_when_published_again(clock, editor):
+    trial = publishable_trial(summary="First words")
+    site = Site.objects.create(trial=trial, facility="Uppsala University Hospital", city="Uppsala", country_id="SE")
+    clock.step()
+    send_to_review(trial=trial, user=editor)
+    clock.step()
+    save(Trial.objects.get(pk=trial.pk), summary="Draft words", curator_notes="Secret working note")
+    clock.step()
+    save(Trial.objects.get(pk=trial.pk), summary="Final words")
+    site.delete()
+    clock.step()
+    publish(trial=trial, user=editor)
+
+    published, republished = changes_of(trial)
+    assert published.kind == "published"
+    assert republished.kind == "republished"
+    assert republished.changes == [
+        Change("Summary", "First words", "Final words"),
+        Change("Site removed", "Uppsala University Hospital, Uppsala, Sweden", ""),
+    ]
+    assert "Draft words" not in everything_said([republished])
+    assert "Secret" not in everything_said([republished])
+
+
+def test_a_change_of_a_part_names_the_part_and_its_field(clock):
+    trial = publishable_trial()
+    source = trial.sources.get()
+    clock.step()
+    save(source, used_for="status and enrollment", kind="PUBLICATION")
+    (_, change) = changes_of(trial)
+    assert change.changes == [
+        Change(f"Source: {source.url}: Kind", "Registry record", "Publication"),
+        Change(f"Source: {source.url}: Used for", "registry record", "status and enrollment"),
+    ]
+
+
+def test_saves_of_one_request_are_one_change(clock):
+    trial = publishable_trial()
+    clock.step()
+    save(trial, enrollment=30)
+    SourceFactory(trial=trial, title="A second source")
+    assert [len(change.changes) for change in changes_of(trial)] == [0, 2]
+
+
+def test_bounded_queries_whatever_the_number_of_trials(clock, django_assert_num_queries):
+    trials = [publishable_trial() for _ in range(5)]
+    clock.step()
+    for trial in trials:
+        save(trial, enrollment=40)
+    with django_assert_num_queries(12):
+        assert len(public_changes([trials[0].pk])[trials[0].pk]) == 2
+    with django_assert_num_queries(12):
+        assert sum(len(changes) for changes in public_changes([t.pk for t in trials]).values()) == 10
+
+
+def test_registry_and_list_changes_are_newest_first_and_published_only(clock, editor):
+    older = publishable_trial(brief_title="Older trial")
+    clock.step()
+    publishable_trial(brief_title="Newer trial")
+    clock.step()
+    publishable_trial(brief_title="Draft trial", curation_state=CurationState.DRAFT)
+    gone = publishable_trial(brief_title="Unpublished trial")
+    clock.step()
+    send_to_review(trial=gone, user=editor)
+    clock.step()
+    save(older, enrollment=99)
+
+    assert [(e.trial.brief_title, e.change.kind) for e in registry_changes()] == [
+        ("Older trial", "changed"),
+        ("Newer trial", "published"),
+        ("Older trial", "published"),
+    ]
+    assert [(e.trial.brief_title, e.change.kind) for e in latest_changes(Trial.objects.published())] == [
+        ("Older trial", "changed"),
+        ("Newer trial", "published"),
+    ]
+    assert len(registry_changes(limit=1)) == 1

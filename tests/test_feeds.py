@@ -1,0 +1,196 @@
+"""The Atom feeds and the change-log page (trials/feeds.py, trials/views.py: trial_changes): valid Atom, exactly
+the published trials and changes they should list, never a draft, a trial in review or a curator note; linked
+from the pages they follow; a fixed number of queries; answered through the page cache."""
+
+import datetime
+import xml.etree.ElementTree as ET
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import SourceFactory, publishable_trial, trial_with
+from trials.actions import send_to_review
+from trials.changes import GROUPING
+from trials.models import Trial
+from trials.vocabularies import CurationState, OverallStatus
+
+pytestmark = pytest.mark.django_db
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+START = datetime.datetime(2026, 11, 25, 9, 0, tzinfo=datetime.UTC)
+NOTE = "Curator-only note: phoned the sponsor"
+
+
+@pytest.fixture
+def step(time_machine):
+    """Moves the clock on by more than GROUPING (so each step is a change of its own); returns the new time."""
+    now = [START]
+    time_machine.move_to(START, tick=False)
+
+    def move():
+        now[0] += GROUPING * 3
+        time_machine.move_to(now[0], tick=False)
+        return now[0]
+
+    return move
+
+
+@pytest.fixture
+def registry(step, editor):
+    """Two published trials (one recruiting, one changed since), a draft, one in review and one unpublished, each
+    with a curator note."""
+    completed = publishable_trial(brief_title="Completed islet trial", curator_notes=NOTE)
+    step()
+    recruiting = trial_with(
+        brief_title="Recruiting stromal trial",
+        identifier="NCT05555555",
+        mechanisms=["immune-regulation"],
+        overall_status=OverallStatus.RECRUITING,
+        curator_notes=NOTE,
+    )
+    SourceFactory(trial=recruiting)
+    step()
+    publishable_trial(brief_title="Secret draft trial", curation_state=CurationState.DRAFT, curator_notes=NOTE)
+    publishable_trial(brief_title="Secret trial in review", curation_state=CurationState.REVIEW, curator_notes=NOTE)
+    gone = publishable_trial(brief_title="Secret unpublished trial", curator_notes=NOTE)
+    step()
+    send_to_review(trial=gone, user=editor)
+    step()
+    completed.enrollment = 48
+    completed.curator_notes = NOTE + " again"
+    completed.save()
+    return {"completed": completed, "recruiting": recruiting, "gone": gone}
+
+
+def parse(response):
+    """The feed, checked for what Atom (RFC 4287) requires: the feed's id, title, updated, author, and each entry's
+    id, title, updated and link. Returns the entries as (title, link, id, updated)."""
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/atom+xml; charset=utf-8"
+    feed = ET.fromstring(response.content)
+    assert feed.tag == f"{ATOM}feed"
+    for name in ("id", "title", "updated"):
+        assert feed.findtext(f"{ATOM}{name}"), name
+    assert feed.find(f"{ATOM}author/{ATOM}name") is not None
+    assert feed.find(f"{ATOM}link[@rel='self']") is not None
+    entries = []
+    for entry in feed.findall(f"{ATOM}entry"):
+        link = entry.find(f"{ATOM}link[@rel='alternate']")
+        assert link is not None and link.get("href", "").startswith("http://testserver/trials/")
+        values = [entry.findtext(f"{ATOM}{name}") for name in ("title", "id", "updated")]
+        assert all(values)
+        entries.append((values[0], link.get("href"), values[1], datetime.datetime.fromisoformat(values[2])))
+    ids = [entry[2] for entry in entries]
+    assert len(set(ids)) == len(ids)
+    updated = [entry[3] for entry in entries]
+    assert updated == sorted(updated, reverse=True)  # newest first
+    return entries
+
+
+def test_registry_feed_lists_every_public_change_newest_first(client, registry):
+    response = client.get("/feed/")
+    titles = [entry[0] for entry in parse(response)]
+    assert titles == [
+        "Completed islet trial: Changed: Enrollment",
+        "Recruiting stromal trial: Published in the registry",
+        "Completed islet trial: Published in the registry",
+    ]
+    body = response.content.decode()
+    assert "Secret" not in body
+    assert "Curator-only" not in body and "phoned" not in body
+    assert "Enrollment" in body and "48" in body  # what changed, in the entry's summary
+
+
+def test_list_feed_has_one_entry_per_matching_trial(client, registry):
+    entries = parse(client.get("/trials/feed/"))
+    assert [entry[0] for entry in entries] == [
+        "Completed islet trial: Changed: Enrollment",
+        "Recruiting stromal trial: Published in the registry",
+    ]
+    assert entries[1][1] == "http://testserver/trials/NCT05555555/changes/#" + entries[1][1].split("#")[1]
+    recruiting = parse(client.get("/trials/feed/", {"status": "RECRUITING", "sort": "title", "page": "2"}))
+    assert [entry[0] for entry in recruiting] == ["Recruiting stromal trial: Published in the registry"]
+    assert parse(client.get("/trials/feed/", {"q": "secret"})) == []
+
+
+def test_list_feed_refuses_what_the_list_refuses(client, registry):
+    response = client.get("/trials/feed/", {"phase": "PHASE9"})
+    assert response.status_code == 400
+    assert "text/html" in response["Content-Type"]
+
+
+def test_list_feed_stops_at_fifty(client, step):
+    for _ in range(51):
+        publishable_trial()
+    assert len(parse(client.get("/trials/feed/"))) == 50
+    assert len(parse(client.get("/feed/"))) == 50
+
+
+def test_trial_feed_and_change_log(client, registry):
+    completed = registry["completed"]
+    key = completed.identifiers.get().value
+    entries = parse(client.get(f"/trials/{key}/feed/"))
+    assert [entry[0] for entry in entries] == [
+        "Completed islet trial: Changed: Enrollment",
+        "Completed islet trial: Published in the registry",
+    ]
+    page = client.get(reverse("trials:changes", args=[key]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Changes to this trial’s record" in html
+    assert '<th scope="row">Enrollment</th><td>Not recorded</td><td>48</td>' in html
+    assert entries[0][1].split("#")[1] in html  # the entry's link lands on its change
+    assert "Curator-only" not in html
+
+
+@pytest.mark.parametrize("which", ["Secret draft trial", "Secret trial in review", "Secret unpublished trial"])
+def test_no_feed_or_change_log_for_a_trial_readers_cannot_see(client, registry, which):
+    key = Trial.objects.get(brief_title=which).identifiers.get().value
+    assert client.get(f"/trials/{key}/feed/").status_code == 404
+    assert client.get(f"/trials/{key}/changes/").status_code == 404
+
+
+def test_pages_link_to_the_feed_that_follows_them(client, registry):
+    key = "NCT05555555"
+    pages = {
+        "/": "/feed/",
+        "/trials/?status=RECRUITING&page=1&sort=title": "/trials/feed/?status=RECRUITING",
+        f"/trials/{key}/": f"/trials/{key}/feed/",
+        f"/trials/{key}/changes/": f"/trials/{key}/feed/",
+    }
+    for page, feed in pages.items():
+        html = client.get(page).content.decode()
+        assert '<link rel="alternate" type="application/atom+xml" title="' in html
+        assert f'href="{feed}">' in html.split("</head>")[0], page
+        assert f'<a href="{feed}">' in html, page  # and a visible link
+    assert f'<a href="/trials/{key}/changes/">' in client.get(f"/trials/{key}/").content.decode()
+    assert "application/atom+xml" not in client.get("/about/").content.decode()
+
+
+@pytest.mark.parametrize(
+    "path", ["/feed/", "/trials/feed/", "/trials/feed/?status=RECRUITING", "/trials/NCT05555555/feed/"]
+)
+def test_feeds_run_a_fixed_number_of_queries(client, registry, django_assert_num_queries, path):
+    # The data version (page cache), the trials, then the history: the trials' (1), their many-to-many fields'
+    # (3), countries' and mechanisms' names (2) and one per kind of part (6).
+    with django_assert_num_queries(14):
+        client.get(path)
+
+
+def test_change_log_runs_a_fixed_number_of_queries(client, registry, django_assert_num_queries):
+    with django_assert_num_queries(14):
+        client.get("/trials/NCT05555555/changes/")
+
+
+def test_feeds_are_cached_until_the_registry_changes(client, registry, step):
+    first = client.get("/feed/")
+    assert first["X-Page-Cache"] == "miss"
+    again = client.get("/feed/")
+    assert again["X-Page-Cache"] == "hit" and again.content == first.content
+    step()
+    recruiting = registry["recruiting"]
+    recruiting.overall_status = OverallStatus.COMPLETED
+    recruiting.save()
+    after = client.get("/feed/")
+    assert after["X-Page-Cache"] == "miss"
+    assert parse(after)[0][0] == "Recruiting stromal trial: Changed: Overall status"
