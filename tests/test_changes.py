@@ -7,7 +7,7 @@ import pytest
 from tests.factories import SourceFactory, publishable_trial
 from trials.actions import publish, send_to_review
 from trials.changes import GROUPING, Change, latest_changes, public_changes, registry_changes
-from trials.models import Site, Trial
+from trials.models import Site, Trial, TrialRelation
 from trials.vocabularies import CurationState, OverallStatus
 
 pytestmark = pytest.mark.django_db
@@ -140,9 +140,9 @@ def test_bounded_queries_whatever_the_number_of_trials(clock, django_assert_num_
     clock.step()
     for trial in trials:
         save(trial, enrollment=40)
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(14):
         assert len(public_changes([trials[0].pk])[trials[0].pk]) == 2
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(14):
         assert sum(len(changes) for changes in public_changes([t.pk for t in trials]).values()) == 10
 
 
@@ -168,3 +168,18 @@ def test_registry_and_list_changes_are_newest_first_and_published_only(clock, ed
         ("Newer trial", "published"),
     ]
     assert len(registry_changes(limit=1)) == 1
+
+
+def test_a_related_trial_shows_only_while_published_and_the_status_source_by_its_name(clock):
+    trial = publishable_trial()
+    public = publishable_trial(brief_title="The phase 1 trial")
+    draft = publishable_trial(brief_title="Secret successor", curation_state=CurationState.DRAFT)
+    clock.step()
+    TrialRelation.objects.create(trial=trial, related=public, relation="PREDECESSOR")
+    TrialRelation.objects.create(trial=trial, related=draft, relation="SUCCESSOR")
+    save(trial, status_source=trial.sources.get())
+    (_, change) = changes_of(trial)
+    assert change.changes == [
+        Change("The status's source", "", "https://clinicaltrials.gov/study/NCT00000000"),
+        Change("Related trial added", "", "The phase 1 trial"),
+    ]

@@ -117,6 +117,9 @@ def test_list_feed_refuses_what_the_list_refuses(client, registry):
     response = client.get("/trials/feed/", {"phase": "PHASE9"})
     assert response.status_code == 400
     assert "text/html" in response["Content-Type"]
+    page = client.get("/trials/", {"phase": "PHASE9"})
+    assert response.content == page.content.replace(b' aria-current="page"', b"", 1)  # the list's own 400 page
+    assert b"application/atom+xml" not in page.content  # no feed for what was not understood
 
 
 def test_list_feed_stops_at_fifty(client, step):
@@ -155,6 +158,7 @@ def test_pages_link_to_the_feed_that_follows_them(client, registry):
     pages = {
         "/": "/feed/",
         "/trials/?status=RECRUITING&page=1&sort=title": "/trials/feed/?status=RECRUITING",
+        "/trials/?sort=title": "/trials/feed/",
         f"/trials/{key}/": f"/trials/{key}/feed/",
         f"/trials/{key}/changes/": f"/trials/{key}/feed/",
     }
@@ -172,13 +176,13 @@ def test_pages_link_to_the_feed_that_follows_them(client, registry):
 )
 def test_feeds_run_a_fixed_number_of_queries(client, registry, django_assert_num_queries, path):
     # The data version (page cache), the trials, then the history: the trials' (1), their many-to-many fields'
-    # (3), countries' and mechanisms' names (2) and one per kind of part (6).
-    with django_assert_num_queries(14):
+    # (3), one per kind of part (7) and the names of mechanisms, countries and published trials (3).
+    with django_assert_num_queries(16):
         client.get(path)
 
 
 def test_change_log_runs_a_fixed_number_of_queries(client, registry, django_assert_num_queries):
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(16):
         client.get("/trials/NCT05555555/changes/")
 
 

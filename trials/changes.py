@@ -23,7 +23,17 @@ from django.utils.dateformat import format as format_date
 from django.utils.text import capfirst
 
 from mechanisms.models import Mechanism
-from trials.models import Country, Outcome, Publication, RegistryIdentifier, Site, Source, Trial, TrialMechanism
+from trials.models import (
+    Country,
+    Outcome,
+    Publication,
+    RegistryIdentifier,
+    Site,
+    Source,
+    Trial,
+    TrialMechanism,
+    TrialRelation,
+)
 from trials.templatetags.registry import precise_date
 from trials.vocabularies import CurationState, DiabetesType, Route
 
@@ -164,6 +174,7 @@ class Part:
     fields: tuple[str, ...]
     name: Callable[[dict[str, Any], Names], str]
     foreign: dict[str, str] = field(default_factory=dict)  # field → key of Names that labels its value
+    shown_if: Callable[[dict[str, Any], Names], bool] = lambda row, names: True  # whether readers see the row
 
 
 PARTS = [
@@ -192,6 +203,14 @@ PARTS = [
         lambda r, n: f"{shown(Outcome, 'measure', r)}: {r['result'][:80]}",
         {"publication": "publication", "source": "source"},
     ),
+    # A related trial shows only while it is published itself (as on the trial's page).
+    Part(
+        TrialRelation,
+        ("relation", "related"),
+        lambda r, n: n["trial"][r["related"]],
+        {"related": "trial"},
+        lambda r, n: r["related"] in n["trial"],
+    ),
 ]
 
 
@@ -214,13 +233,14 @@ class Snapshot:
 
 def snapshot(trial_row: dict[str, Any], m2m: dict[str, str], rows: dict, names: Names) -> Snapshot:
     facts = {label_of(Trial, name): shown(Trial, name, trial_row) for name in TRIAL_FIELDS}
+    facts[label_of(Trial, "status_source")] = names["source"].get(trial_row["status_source"], "")
     for name, value in m2m.items():
         facts[label_of(Trial, name)] = value
     public_rows = {}
     for (index, row_id), row in rows.items():
-        if row is None:
-            continue
         part = PARTS[index]
+        if row is None or not part.shown_if(row, names):
+            continue
         values = {label_of(part.model, name): part_value(part, name, row, names) for name in part.fields}
         if part.model is Source:
             values.pop(label_of(Source, "date_precision"))
@@ -268,16 +288,18 @@ def m2m_labels(trial_ids: Iterable[int], countries: dict[str, str]) -> dict[int,
 
 
 def public_changes(trial_ids: Iterable[int]) -> dict[int, list[PublicChange]]:
-    """{trial id: its public changes, oldest first} for these trials. Queries: twelve, whatever their number (the
-    trials' history, three for its many-to-many fields and one for countries' names, one per kind of part and one
-    for mechanisms' names). `trial_ids` may be a queryset of ids (read as a subquery)."""
-    trial_fields = ["id", "history_id", "history_date", "history_user_id", "curation_state", *TRIAL_FIELDS]
+    """{trial id: its public changes, oldest first} for these trials. Queries: fourteen, whatever their number (the
+    trials' history, three for its many-to-many fields, one per kind of part, and the names of mechanisms,
+    countries and published trials). `trial_ids` may be a queryset of ids (read as a subquery)."""
+    trial_fields = ["id", "history_id", "history_date", "history_user_id", "curation_state", "status_source"]
+    trial_fields += TRIAL_FIELDS
     trial_fields += list(PRECISIONS.values())
     trial_records = list(
         Trial.history.filter(id__in=trial_ids).order_by("history_date", "history_id").values(*trial_fields)
     )
     names: Names = {"mechanism": dict(Mechanism.objects.values_list("pk", "name"))}
     names["country"] = dict(Country.objects.values_list("code", "name"))
+    names["trial"] = dict(Trial.objects.published().values_list("pk", "brief_title"))
     m2m = m2m_labels(trial_ids, names["country"])
     events: dict[int, list[Record]] = defaultdict(list)
     for record in trial_records:
@@ -362,7 +384,7 @@ def trials_by_id(trials: models.QuerySet[Trial]) -> dict[int, Trial]:
 
 
 def registry_changes(limit: int = FEED_LIMIT) -> list[TrialChange]:
-    """The newest public changes across every published trial, newest first. Thirteen queries."""
+    """The newest public changes across every published trial, newest first. Fifteen queries."""
     trials = trials_by_id(Trial.objects.published())
     entries = [
         TrialChange(trials[pk], change) for pk, changes in public_changes(list(trials)).items() for change in changes
@@ -373,7 +395,7 @@ def registry_changes(limit: int = FEED_LIMIT) -> list[TrialChange]:
 
 def latest_changes(trials: models.QuerySet[Trial], limit: int = FEED_LIMIT) -> list[TrialChange]:
     """One entry per trial of `trials` (published ones only: a filtered list's): its newest public change, newest
-    first. A trial whose history holds none (written in bulk) counts as published when it was created. Thirteen
+    first. A trial whose history holds none (written in bulk) counts as published when it was created. Fifteen
     queries."""
     shown = trials_by_id(trials)
     changes = public_changes(list(shown))

@@ -146,7 +146,7 @@ def published_trial_or_404(key):
 @require_GET
 def trial_changes(request, key):
     """/trials/<identifier>/changes/: what changed in the trial's public facts, and when, newest first
-    (trials/changes.py). Thirteen queries."""
+    (trials/changes.py). Fifteen queries."""
     from trials.changes import public_changes
 
     trial = published_trial_or_404(key)
