@@ -1,13 +1,15 @@
 """A trial's public change log (trials/changes.py): only what readers could see, in words, never curator notes."""
 
+import contextlib
 import datetime
 
 import pytest
 
 from tests.factories import SourceFactory, publishable_trial
 from trials.actions import publish, send_to_review
-from trials.changes import GROUPING, Change, latest_changes, public_changes, registry_changes
+from trials.changes import GROUPING, PARTS, Change, latest_changes, public_changes, registry_changes
 from trials.models import Site, Trial, TrialRelation
+from trials.models.revisions import revision
 from trials.vocabularies import CurationState, OverallStatus
 
 pytestmark = pytest.mark.django_db
@@ -17,18 +19,24 @@ START = datetime.datetime(2026, 11, 25, 9, 0, tzinfo=datetime.UTC)
 
 @pytest.fixture
 def clock(time_machine):
-    """A clock the test moves on by hand, a step longer than GROUPING each time (each step is one change)."""
+    """A clock the test moves on by hand, a step longer than GROUPING each time; each step is one save (one
+    revision, as a request or an action opens), everything written until the next step part of it."""
+    saves = contextlib.ExitStack()
 
     class Clock:
         now = START
 
         def step(self):
+            saves.close()
             self.now += GROUPING * 3
             time_machine.move_to(self.now, tick=False)
+            saves.enter_context(revision())
             return self.now
 
     time_machine.move_to(START, tick=False)
-    return Clock()
+    saves.enter_context(revision())
+    with saves:
+        yield Clock()
 
 
 def save(trial, **fields):
@@ -127,12 +135,33 @@ def test_a_change_of_a_part_names_the_part_and_its_field(clock):
     ]
 
 
-def test_saves_of_one_request_are_one_change(clock):
+def test_one_save_is_one_change_and_two_saves_are_two(clock):
     trial = publishable_trial()
     clock.step()
     save(trial, enrollment=30)
     SourceFactory(trial=trial, title="A second source")
     assert [len(change.changes) for change in changes_of(trial)] == [0, 2]
+    clock.step()
+    save(trial, enrollment=31)
+    save(trial, enrollment=32)
+    second = Trial.history.filter(id=trial.pk).latest("history_id")
+    Trial.history.filter(history_id=second.history_id).update(revision="another save at the same moment")
+    assert [change.changes for change in changes_of(trial)[2:]] == [
+        [Change("Enrollment", "30", "31")],
+        [Change("Enrollment", "31", "32")],
+    ]
+
+
+def test_records_older_than_revisions_are_grouped_by_user_and_time(clock):
+    trial = publishable_trial()
+    clock.step()
+    save(trial, enrollment=30)
+    SourceFactory(trial=trial, title="A second source")
+    clock.step()
+    save(trial, enrollment=31)
+    for model in [Trial, *(part.model for part in PARTS)]:
+        model.history.update(revision="")
+    assert [len(change.changes) for change in changes_of(trial)] == [0, 2, 1]
 
 
 def test_bounded_queries_whatever_the_number_of_trials(clock, django_assert_num_queries):

@@ -2,6 +2,7 @@
 the published trials and changes they should list, never a draft, a trial in review or a curator note; linked
 from the pages they follow; a fixed number of queries; answered through the page cache."""
 
+import contextlib
 import datetime
 import xml.etree.ElementTree as ET
 
@@ -12,6 +13,7 @@ from tests.factories import SourceFactory, publishable_trial, trial_with
 from trials.actions import send_to_review
 from trials.changes import GROUPING
 from trials.models import Trial
+from trials.models.revisions import revision
 from trials.vocabularies import CurationState, OverallStatus
 
 pytestmark = pytest.mark.django_db
@@ -23,16 +25,22 @@ NOTE = "Curator-only note: phoned the sponsor"
 
 @pytest.fixture
 def step(time_machine):
-    """Moves the clock on by more than GROUPING (so each step is a change of its own); returns the new time."""
+    """Moves the clock on by more than GROUPING and starts a new save (a revision, as a request opens): everything
+    written until the next step is one change. Returns the new time."""
     now = [START]
-    time_machine.move_to(START, tick=False)
+    saves = contextlib.ExitStack()
 
     def move():
+        saves.close()
         now[0] += GROUPING * 3
         time_machine.move_to(now[0], tick=False)
+        saves.enter_context(revision())
         return now[0]
 
-    return move
+    time_machine.move_to(START, tick=False)
+    saves.enter_context(revision())
+    with saves:
+        yield move
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ they saw last. The fields compared are listed below (an allowlist): curator note
 file's version and fingerprint and the history's users and reasons are never read. Fields are named by their
 verbose names and values shown by their labels.
 
-A save in the admin writes the trial and each changed part a few milliseconds apart: the records of one user less
-than GROUPING apart make one change (one request; a loader writes a trial and its parts within milliseconds).
+One save is one change: the history records that share a revision (trials/models/revisions.py: a request, an
+action). Records older than revisions carry none: there the records of one user less than GROUPING apart make one
+change (an admin save writes the trial and its parts within milliseconds).
 """
 
 from collections import defaultdict
@@ -291,7 +292,8 @@ def public_changes(trial_ids: Iterable[int]) -> dict[int, list[PublicChange]]:
     """{trial id: its public changes, oldest first} for these trials. Queries: fourteen, whatever their number (the
     trials' history, three for its many-to-many fields, one per kind of part, and the names of mechanisms,
     countries and published trials). `trial_ids` may be a queryset of ids (read as a subquery)."""
-    trial_fields = ["id", "history_id", "history_date", "history_user_id", "curation_state", "status_source"]
+    trial_fields = ["id", "history_id", "history_date", "history_user_id", "revision", "curation_state"]
+    trial_fields += ["status_source"]
     trial_fields += TRIAL_FIELDS
     trial_fields += list(PRECISIONS.values())
     trial_records = list(
@@ -305,7 +307,8 @@ def public_changes(trial_ids: Iterable[int]) -> dict[int, list[PublicChange]]:
     for record in trial_records:
         events[record["id"]].append((record["history_date"], -1, record["history_user_id"], record))
     for index, part in enumerate(PARTS):
-        values = ["id", "trial_id", "history_id", "history_date", "history_user_id", "history_type", *part.fields]
+        values = ["id", "trial_id", "history_id", "history_date", "history_user_id", "revision", "history_type"]
+        values += part.fields
         records = part.model.history.filter(trial_id__in=trial_ids).order_by("history_date", "history_id")  # type: ignore[attr-defined]
         for record in records.values(*values):
             events[record["trial_id"]].append((record["history_date"], index, record["history_user_id"], record))
@@ -315,11 +318,19 @@ def public_changes(trial_ids: Iterable[int]) -> dict[int, list[PublicChange]]:
     }
 
 
+def same_save(before: Record, record: Record) -> bool:
+    revisions = before[3]["revision"], record[3]["revision"]
+    if any(revisions):
+        return revisions[0] == revisions[1]
+    return before[2] == record[2] and record[0] - before[0] < GROUPING
+
+
 def moments(records: list[Record]) -> Iterator[list[Record]]:
-    """The records in groups: one user's records, each less than GROUPING after the one before."""
+    """The records in groups, one a save: those of one revision; without one, one user's records, each less than
+    GROUPING after the one before."""
     group: list[Record] = []
     for record in records:
-        if group and (record[2] != group[-1][2] or record[0] - group[-1][0] >= GROUPING):
+        if group and not same_save(group[-1], record):
             yield group
             group = []
         group.append(record)
