@@ -212,3 +212,19 @@ def test_a_related_trial_shows_only_while_published_and_the_status_source_by_its
         Change("The status's source", "", "https://clinicaltrials.gov/study/NCT00000000"),
         Change("Related trial added", "", "The phase 1 trial"),
     ]
+
+
+def test_two_saves_with_one_timestamp_stay_apart(clock):
+    trial = publishable_trial()
+    clock.step()
+    save(trial, enrollment=31)
+    SourceFactory(trial=trial, title="Sponsor's site")
+    save(trial, enrollment=32)
+    first, second = Trial.history.filter(id=trial.pk).order_by("-history_id")[:2][::-1]
+    Trial.history.filter(history_id=first.history_id).update(revision="a-save")
+    trial.sources.get(title="Sponsor's site").history.update(revision="a-save")
+    Trial.history.filter(history_id=second.history_id).update(revision="b-save")
+    assert [change.changes for change in changes_of(trial)[1:]] == [
+        [Change("Enrollment", "", "31"), Change("Source added", "", "Sponsor's site")],
+        [Change("Enrollment", "31", "32")],
+    ]

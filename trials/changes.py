@@ -312,10 +312,26 @@ def public_changes(trial_ids: Iterable[int]) -> dict[int, list[PublicChange]]:
         records = part.model.history.filter(trial_id__in=trial_ids).order_by("history_date", "history_id")  # type: ignore[attr-defined]
         for record in records.values(*values):
             events[record["trial_id"]].append((record["history_date"], index, record["history_user_id"], record))
-    return {
-        trial_id: trial_changes(trial_id, sorted(records, key=lambda r: r[:2]), m2m, names)
-        for trial_id, records in events.items()
-    }
+    return {trial_id: trial_changes(trial_id, in_order(records), m2m, names) for trial_id, records in events.items()}
+
+
+def in_order(records: list[Record]) -> list[Record]:
+    """The records in the order they were written, each revision's together (two saves may share a timestamp):
+    by the time the revision began, then the order of its trial record in the trial's history, then time, the
+    trial before its parts."""
+    began: dict[str, datetime] = {}
+    trial_record: dict[str, int] = {}
+    for when, index, _user, values in records:
+        if revision := values["revision"]:
+            began[revision] = min(when, began.get(revision, when))
+            if index == -1:
+                trial_record[revision] = min(values["history_id"], trial_record.get(revision, values["history_id"]))
+
+    def key(record: Record) -> tuple:
+        revision = record[3]["revision"]
+        return (began.get(revision, record[0]), trial_record.get(revision, 0), revision, record[0], record[1])
+
+    return sorted(records, key=key)
 
 
 def same_save(before: Record, record: Record) -> bool:
