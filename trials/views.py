@@ -5,6 +5,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
 from mechanisms.models import Mechanism, PathwayStep
+from trials.chart_counts import home_chart_counts, mechanism_chart_counts
+from trials.charts.figures import charts
 from trials.evidence import mechanism_outcomes
 from trials.facets import cached_counts, home_counts, list_counts, mechanism_counts, mechanism_trials
 from trials.filters import (
@@ -46,7 +48,12 @@ def home(request):
     return render(
         request,
         "home.html",
-        {**counts, "open_trials": shown, "open_statuses": [OverallStatus(code) for code in OPEN_STATUSES]},
+        {
+            **counts,
+            "open_trials": shown,
+            "open_statuses": [OverallStatus(code) for code in OPEN_STATUSES],
+            "charts": charts(home_chart_counts()),  # counted when the registry last changed, like the counts
+        },
     )
 
 
@@ -200,6 +207,7 @@ def mechanism_detail(request, slug):
             "by_status": by_status,
             "steps": PathwayStep.objects.all(),
             "outcomes": mechanism_outcomes(mechanism),  # its part of /evidence/: two queries
+            "charts": charts(mechanism_chart_counts(mechanism), mechanism),  # cached like the counts above
         },
     )
 
