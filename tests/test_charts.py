@@ -175,6 +175,7 @@ def test_the_maps_shades_and_shapes():
     data = world_map()
     codes = [country["code"] for country in data["countries"] if country["code"]]
     assert len(codes) > 150 and len(set(codes)) == len(codes) and "AQ" not in codes
+    assert data["outline"].startswith("M") and data["height"] < data["width"] / 2
     known = set(Country.objects.values_list("code", flat=True))
     assert set(codes) - known <= {"XK", "TW", "EH", "PS"} or set(codes) <= known
     drawn = world([("SE", "Sweden", 3), ("SG", "Singapore", 1)])

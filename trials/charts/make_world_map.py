@@ -21,6 +21,7 @@ from typing import Any
 
 WIDTH = 1000
 ANTARCTICA = "010"
+SOUTHMOST = -60  # latitude where the map ends, below Tierra del Fuego
 A1, A2, A3, A4 = 1.340264, -0.081106, 0.000893, 0.003796
 M = math.sqrt(3) / 2
 
@@ -91,25 +92,30 @@ def main(topology_file: str, codes_file: str) -> None:
         ]
         shapes.append((alpha2.get(numeric, ""), geometry.get("properties", {}).get("name", ""), rings))
 
-    xs = [x for _, _, rings in shapes for ring in rings for x, _ in ring]
-    ys = [y for _, _, rings in shapes for ring in rings for _, y in ring]
+    # The edge of the world on this projection, down to SOUTHMOST (the oceans are drawn inside it).
+    edge = [equal_earth(-180, lat / 2) for lat in range(2 * SOUTHMOST, 181)]
+    edge += [equal_earth(180, lat / 2) for lat in range(180, 2 * SOUTHMOST - 1, -1)]
+    xs = [x for x, _ in edge] + [x for _, _, rings in shapes for ring in rings for x, _ in ring]
+    ys = [y for _, y in edge] + [y for _, _, rings in shapes for ring in rings for _, y in ring]
     scale = WIDTH / (max(xs) - min(xs))
     left, top = min(xs), min(ys)
     height = math.ceil((max(ys) - top) * scale)
 
+    def path_of(points: list[tuple[int, int]]) -> str:
+        kept = [points[0], *[p for previous, p in zip(points, points[1:], strict=False) if p != previous]]
+        if len(kept) < 3:
+            return ""  # an island smaller than a unit of the view box
+        moves = [f"M{kept[0][0]} {kept[0][1]}"]
+        moves += [f"l{x - px} {y - py}" for (px, py), (x, y) in zip(kept, kept[1:], strict=False)]
+        return "".join(moves).replace(" -", "-") + "z"
+
+    def units(ring: list[tuple[float, float]]) -> list[tuple[int, int]]:
+        return [(round((x - left) * scale), round((y - top) * scale)) for x, y in ring]
+
     countries = []
     for code, name, rings in shapes:
-        path = []
-        for ring in rings:
-            points = [(round((x - left) * scale), round((y - top) * scale)) for x, y in ring]
-            kept = [points[0], *[p for previous, p in zip(points, points[1:], strict=False) if p != previous]]
-            if len(kept) < 3:
-                continue  # an island smaller than a unit of the view box
-            moves = [f"M{kept[0][0]} {kept[0][1]}"]
-            moves += [f"l{x - px} {y - py}" for (px, py), (x, y) in zip(kept, kept[1:], strict=False)]
-            path.append("".join(moves).replace(" -", "-") + "z")
-        if path:
-            countries.append({"code": code, "name": name, "d": "".join(path)})
+        if path := "".join(path_of(units(ring)) for ring in rings):
+            countries.append({"code": code, "name": name, "d": path})
     countries.sort(key=lambda country: (country["code"] or "~", country["name"]))
     json.dump(
         {
@@ -117,6 +123,7 @@ def main(topology_file: str, codes_file: str) -> None:
             "projection": "Equal Earth",
             "width": WIDTH,
             "height": height,
+            "outline": path_of(units(edge)),
             "countries": countries,
         },
         sys.stdout,

@@ -25,7 +25,8 @@ def shade(count: int) -> int:
 
 
 def world(countries: list[tuple[str, str, int]]) -> dict[str, Any]:
-    """The map with each country's shade, and whether it is drawn: {"width", "height", "shapes": [{"code",
+    """The map with each country's shade, and whether it is drawn: {"width", "height", "outline" (the edge of the
+    world, a path), "shapes": [{"code",
     "name", "d", "count", "shade"}], "legend": [(shade, words)], "not_drawn": [names of countries with trials
     too small to have a shape at this scale]}."""
     counts = {code: (name, count) for code, name, count in countries}
@@ -42,6 +43,7 @@ def world(countries: list[tuple[str, str, int]]) -> dict[str, Any]:
     return {
         "width": data["width"],
         "height": data["height"],
+        "outline": data["outline"],
         "shapes": shapes,
         "legend": [(number, words) for number, (_, words) in enumerate(BINS, start=1)],
         "not_drawn": [name for code, name, count in countries if code not in drawn],
