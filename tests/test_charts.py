@@ -189,3 +189,10 @@ def test_the_map_names_its_source_and_licence_beside_it():
     for words in ("Natural Earth", "public domain", "world-atlas", "ISC", "make_world_map.py"):
         assert words in notes
     assert json.loads(Path(MAP_FILE).read_text())["source"].startswith("Natural Earth")
+
+
+def test_a_few_years_make_columns_not_slabs():
+    drawn = columns([(2009, 1), (2010, 0), (2011, 0), (2012, 1)])
+    first, *_, last = drawn["columns"]
+    assert first.width == last.width == 36
+    assert first.center == 50 and last.center == 350  # each in the middle of its year's quarter of the width

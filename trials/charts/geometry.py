@@ -105,6 +105,7 @@ class Column:
 
 TIMELINE_HEIGHT = 190
 PLOT_TOP, PLOT_BOTTOM = 22, 160
+MAX_COLUMN = 36
 
 
 def columns(years: list[tuple[int, int]], *, width: int = WIDTH) -> dict[str, Any]:
@@ -116,6 +117,7 @@ def columns(years: list[tuple[int, int]], *, width: int = WIDTH) -> dict[str, An
     highest = max(count for _, count in years) or 1
     step = width / len(years)
     every = next(n for n in (1, 2, 5, 10, 20, 50) if step * n >= 34)
+    column_width = min(step * 0.8, MAX_COLUMN)  # a few years do not make slabs
     drawn = []
     for index, (year, count) in enumerate(years):
         height = round((PLOT_BOTTOM - PLOT_TOP) * count / highest, 1)
@@ -123,9 +125,9 @@ def columns(years: list[tuple[int, int]], *, width: int = WIDTH) -> dict[str, An
             Column(
                 year=year,
                 count=count,
-                x=round(index * step + step * 0.1, 1),
+                x=round(index * step + (step - column_width) / 2, 1),
                 y=round(PLOT_BOTTOM - height, 1),
-                width=round(step * 0.8, 1),
+                width=round(column_width, 1),
                 height=height,
                 label=year % every == 0 or len(years) == 1,
             )
