@@ -19,6 +19,7 @@ from trials.filters import (
 )
 from trials.models import Trial, TrialMechanism
 from trials.page_cache import cache_parameters, not_cached
+from trials.pathway import steps_with_counts
 from trials.status import OPEN_STATUSES, STATUS_EXPLANATIONS, activity_rank, status_stale_q
 from trials.trial_page import former_address, published_trials, trial_page
 from trials.vocabularies import OverallStatus
@@ -173,7 +174,11 @@ def mechanism_list(request):
     return render(
         request,
         "mechanisms/mechanism_list.html",
-        {"mechanisms": mechanisms, "steps": PathwayStep.objects.all(), "trial_count": published.count()},
+        {
+            "mechanisms": mechanisms,
+            "pathway_steps": steps_with_counts(PathwayStep.objects.all()),
+            "trial_count": published.count(),
+        },
     )
 
 
@@ -205,7 +210,7 @@ def mechanism_detail(request, slug):
             "trial_count": sum(row[2] for row in by_status),
             "by_phase": by_phase,
             "by_status": by_status,
-            "steps": PathwayStep.objects.all(),
+            "pathway_steps": steps_with_counts(PathwayStep.objects.all(), mechanism),
             "outcomes": mechanism_outcomes(mechanism),  # its part of /evidence/: two queries
             "charts": charts(mechanism_chart_counts(mechanism), mechanism),  # cached like the counts above
         },
