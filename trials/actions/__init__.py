@@ -6,6 +6,7 @@ docs/adr/0001-actions-layer.md). One module per job; every public name is re-exp
 - `initial_data`: the curated data file, and how a database holding an older version of it upgrades;
 - `workflow`: draft → in review → published, and who may make each move; review dates;
 - `roles`: the Curator and Editor groups and their permissions;
+- `edit_versions`: no lost update: a trial's edit version, and who saved what since a page showed it;
 - `registry_updates`: ClinicalTrials.gov imports, the daily check, and resolving what they found;
 - `versions`: restoring a whole version of a trial from its history.
 """

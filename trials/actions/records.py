@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 
 from mechanisms.models import Mechanism
 from trials import canonical as records
+from trials.actions import edit_versions
 from trials.models import (
     Country,
     DiabetesTypeTerm,
@@ -355,6 +356,7 @@ def write_record(trial, values, *, reason, user=None, file_indexes=None, skip_re
     finally:
         del trial.skip_history_when_saving
     trial._history_user = user
+    edit_versions.bump(trial)
     # Its own fields were validated, constraints included, by the first save; now its links (the status's source).
     _save(trial, label, reason, constraints=False)
     return trial

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from trials import canonical
+from trials.actions import edit_versions
 from trials.actions.records import (
     RecordError,
     _messages,
@@ -330,12 +331,13 @@ def check_ctgov_updates(*, client, dry_run=False, today=None):
 
 
 @revision()
-def resolve_registry_update(*, update, accept=(), user, now=None):
+def resolve_registry_update(*, update, accept=(), user, now=None, seen_version=None):
     """Accept the fields `accept` of a pending registry update onto its trial, dismiss the others.
 
     With no field accepted the update is dismissed. The trial is saved once, its history naming `user`
     and the fields; the update records who resolved it and when. Raises PermissionDenied, or RecordError
-    (nothing saved) when the update is no longer pending or the trial would become invalid.
+    (nothing saved) when the update is no longer pending, the trial would become invalid, or (accepting) the trial
+    was saved after the review page showed its version `seen_version` (trials/actions/edit_versions.py).
     """
     if not user.has_perm("trials.change_trial"):
         raise PermissionDenied
@@ -345,6 +347,8 @@ def resolve_registry_update(*, update, accept=(), user, now=None):
         if update.status != RegistryUpdateStatus.PENDING:
             raise RecordError(f"This registry update is already {update.get_status_display().lower()}.")
         accept = [name for name in update.field_names if name in set(accept)]
+        if accept and (stale := edit_versions.stale_problem(update.trial_id, seen_version)):
+            raise RecordError(stale)
         if accept and update.origin == RegistryUpdateOrigin.CURATED_DATA:
             trial = Trial.objects.select_for_update().get(pk=update.trial_id)
             names = ", ".join(canonical.field_label(name) for name in accept)
@@ -368,6 +372,7 @@ def resolve_registry_update(*, update, accept=(), user, now=None):
             trial._history_user = user
             names = ", ".join(field_label(name) for name in accept)
             trial._change_reason = _reason(f"Accepted from ClinicalTrials.gov ({update.identifier}): {names}")
+            edit_versions.bump(trial)
             trial.save()
         update.status = RegistryUpdateStatus.ACCEPTED if accept else RegistryUpdateStatus.DISMISSED
         update.accepted_fields = accept

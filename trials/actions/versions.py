@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from trials import versions as trial_versions
+from trials.actions import edit_versions
 from trials.actions.workflow import PUBLISH_PERMISSION, publication_problems
 from trials.models import Trial
 from trials.models.revisions import revision
@@ -46,6 +47,7 @@ def restore_version(*, trial, number, user):
             if f.name not in NEVER_RESTORED and f.attname != "status_source_id":
                 setattr(trial, f.attname, state.fields.get(f.attname))
         trial.status_source_id = None  # set again once the sources are back
+        edit_versions.bump(trial)  # a page opened before the restore cannot overwrite it
         _save(trial, user, reason)
         for name in trial_versions.M2M_FIELDS:
             trial.skip_history_when_saving = True

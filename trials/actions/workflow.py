@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from trials import integrity
+from trials.actions import edit_versions
 from trials.models import Trial
 from trials.models.revisions import revision
 from trials.vocabularies import CurationState
@@ -73,16 +74,19 @@ def transition_problem(*, current, to, user):
 
 
 @revision()
-def transition(*, trial, to, user, reason=""):
+def transition(*, trial, to, user, reason="", seen_version=None):
     """Move `trial` to the curation state `to`, as `user`, recording who and why in its history.
 
-    Raises WorkflowError (nothing saved) when the move does not exist, the user may not make it, or,
-    for publishing, the trial lacks what a published record needs.
+    Raises WorkflowError (nothing saved) when the move does not exist, the user may not make it, for publishing,
+    the trial lacks what a published record needs, or someone saved the trial after the page that asked showed its
+    version `seen_version` (trials/actions/edit_versions.py).
     """
     to = CurationState(to)
     with transaction.atomic():
         trial = Trial.objects.select_for_update().get(pk=trial.pk)
         current = CurationState(trial.curation_state)
+        if stale := edit_versions.stale_problem(trial.pk, seen_version):
+            raise WorkflowError(trial, [stale])
         if current == to:
             return trial
         if problem := transition_problem(current=current, to=to, user=user):
@@ -92,36 +96,52 @@ def transition(*, trial, to, user, reason=""):
         trial.curation_state = to
         trial._history_user = user
         trial._change_reason = reason or f"{current.label} → {to.label}"
-        trial.save(update_fields=["curation_state", "updated_at"])
+        edit_versions.bump(trial)
+        trial.save(update_fields=["curation_state", "edit_version", "updated_at"])
     return trial
 
 
-def send_to_review(*, trial, user):
-    return transition(trial=trial, to=CurationState.REVIEW, user=user, reason="Sent to review")
+def send_to_review(*, trial, user, seen_version=None):
+    return transition(
+        trial=trial, to=CurationState.REVIEW, user=user, reason="Sent to review", seen_version=seen_version
+    )
 
 
-def publish(*, trial, user):
-    return transition(trial=trial, to=CurationState.PUBLISHED, user=user, reason="Published")
+def publish(*, trial, user, seen_version=None):
+    return transition(trial=trial, to=CurationState.PUBLISHED, user=user, reason="Published", seen_version=seen_version)
 
 
-def unpublish(*, trial, user):
-    return transition(trial=trial, to=CurationState.DRAFT, user=user, reason="Unpublished")
+def unpublish(*, trial, user, seen_version=None):
+    return transition(trial=trial, to=CurationState.DRAFT, user=user, reason="Unpublished", seen_version=seen_version)
 
 
 @revision()
-def mark_reviewed(*, trials, user, today=None):
-    """Set the review date of each trial to today (one history entry each). Returns how many changed."""
+def mark_reviewed(*, trials, user, today=None, seen=None):
+    """Set the review date of each trial to today (one history entry each). Returns how many changed.
+
+    `seen`: {trial id: the version the page showed}; when one was saved since, raises WorkflowError naming it and
+    who saved it, and nothing changes."""
     today = today or timezone.localdate()
     if not user.has_perm("trials.change_trial"):
         raise PermissionDenied
     changed = 0
+    seen = seen or {}
     with transaction.atomic():
-        for trial in Trial.objects.select_for_update().filter(pk__in=[t.pk for t in trials]):
+        locked = list(Trial.objects.select_for_update().filter(pk__in=[t.pk for t in trials]))
+        stale = [
+            f"{trial}: {edit_versions.conflict_message(trial.pk, seen[trial.pk])}"
+            for trial in locked
+            if seen.get(trial.pk) is not None and seen[trial.pk] != trial.edit_version
+        ]
+        if stale:
+            raise WorkflowError(locked[0], stale)
+        for trial in locked:
             if trial.last_reviewed_on == today:
                 continue
             trial.last_reviewed_on = today
             trial._history_user = user
             trial._change_reason = "Marked reviewed"
-            trial.save(update_fields=["last_reviewed_on", "updated_at"])
+            edit_versions.bump(trial)
+            trial.save(update_fields=["last_reviewed_on", "edit_version", "updated_at"])
             changed += 1
     return changed

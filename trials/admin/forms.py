@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from trials import actions, integrity
+from trials.actions import edit_versions
 from trials.ctgov import CtgovError, limits, validation
 from trials.ctgov.reading import normalize_nct_id
 from trials.models import RegistryIdentifier, Trial
@@ -163,11 +164,18 @@ class MechanismChoicesFormSet(RowFormSet):
 class TrialAdminForm(forms.ModelForm):
     user = None  # set by TrialAdmin.get_form: the curator posting the form
     version_m2m = None  # on a revert page: {field: codes} of the version shown
+    live_version = None  # on a revert page: the trial's edit version now (the instance shown is an old one)
+
+    # The trial's edit version when the page was shown: a save from an older one is refused (no lost update).
+    seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name, codes in (self.version_m2m or {}).items():
             self.initial[name] = codes
+        live = self.live_version
+        self.initial["seen_version"] = live if live is not None else self.instance.edit_version
+        self.current_version = None  # read (and locked) by clean()
 
     class Meta:
         model = Trial
@@ -228,6 +236,7 @@ class TrialAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        self._refuse_stale_form(cleaned.get("seen_version"))
         for field, words in PRECISE_DATES.items():
             day, precision = cleaned.get(field), cleaned.get(f"{field}_precision")
             date_type = cleaned.get(f"{field}_type")
@@ -274,6 +283,18 @@ class TrialAdminForm(forms.ModelForm):
                 self.add_error(
                     field, f"{day:%-d %B %Y} is still to come: give {what}, today ({today:%-d %B %Y}) or earlier."
                 )
+
+    def _refuse_stale_form(self, seen):
+        """Someone saved the trial (or one of its rows) after this page was shown: refuse, saying who and what, and
+        keep the curator's input on the page with the version now, so that saving again applies it knowingly."""
+        if not self.instance.pk:
+            return
+        self.current_version = edit_versions.current_version(self.instance.pk)  # locked until the save ends
+        if seen is None or self.current_version is None or seen == self.current_version:
+            return
+        self.add_error(None, edit_versions.conflict_message(self.instance.pk, seen))
+        self.data = self.data.copy()
+        self.data[self.add_prefix("seen_version")] = str(self.current_version)
 
     def _refuse_blocking_problems(self, cleaned):
         """A published trial may not be saved with a blocking integrity problem (trials/integrity.py). Its sources are

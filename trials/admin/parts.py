@@ -3,8 +3,10 @@ or related trial), and countries.
 """
 
 from django.contrib import admin
+from django.utils.text import capfirst
 from simple_history.admin import SimpleHistoryAdmin
 
+from trials.actions import edit_versions
 from trials.admin.forms import RegistryIdentifierForm
 from trials.admin.inlines import HTTPS_URLS
 from trials.models import (
@@ -28,6 +30,17 @@ class TrialPartAdmin(SimpleHistoryAdmin):
     def has_module_permission(self, request):
         # Reached from a trial's history page; entered on the trial's own page.
         return False
+
+    # A row saved or deleted on its own page (a revert) is a save of its trial: its version goes up.
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        reason = f"{capfirst(obj._meta.verbose_name)} {'changed' if change else 'added'} on its own page"
+        edit_versions.bump_saved(obj.trial_id, user=request.user, reason=reason)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        reason = f"{capfirst(obj._meta.verbose_name)} deleted on its own page"
+        edit_versions.bump_saved(obj.trial_id, user=request.user, reason=reason)
 
 
 @admin.register(RegistryIdentifier)

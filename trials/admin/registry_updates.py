@@ -11,6 +11,7 @@ from django.utils.text import capfirst
 from django.views.decorators.csrf import csrf_exempt
 
 from trials import actions, canonical
+from trials.actions import edit_versions
 from trials.admin.forms import CtgovImportForm
 from trials.admin.uploads import LimitedUpload
 from trials.ctgov import limits
@@ -126,7 +127,12 @@ class RegistryUpdateAdmin(admin.ModelAdmin):
                 self.message_user(request, "Tick the fields to accept, or dismiss the update.", messages.WARNING)
                 return redirect(request.path)
             try:
-                actions.resolve_registry_update(update=update, accept=accept, user=request.user)
+                actions.resolve_registry_update(
+                    update=update,
+                    accept=accept,
+                    user=request.user,
+                    seen_version=edit_versions.parse_version(request.POST.get("seen_version")),
+                )
             except actions.RecordError as error:
                 self.message_user(request, f"Nothing changed: {error}", messages.ERROR)
                 return redirect(request.path)

@@ -15,6 +15,7 @@ from django.utils.text import Truncator, capfirst
 from simple_history.admin import SimpleHistoryAdmin
 
 from trials import actions, exports, integrity
+from trials.actions import edit_versions
 from trials.admin.forms import (
     MechanismChoicesFormSet,
     RegistryIdentifierForm,
@@ -116,7 +117,7 @@ class TrialAdmin(VersionsAdminMixin, SimpleHistoryAdmin):
         "title_column",
         "phase",
         "status_column",
-        "curation_state",
+        "state_column",
         "last_reviewed_on",
         "status_confirmed_on",
         "stale_column",
@@ -223,6 +224,7 @@ class TrialAdmin(VersionsAdminMixin, SimpleHistoryAdmin):
                     "last_reviewed_on",
                     "curator_notes",
                     ("created_at", "updated_at", "data_version"),
+                    "seen_version",
                 ],
             },
         ),
@@ -268,6 +270,8 @@ class TrialAdmin(VersionsAdminMixin, SimpleHistoryAdmin):
         form = super().get_form(request, obj, change=change, **kwargs)
         attrs = {"user": request.user}
         if version := self.reverting_to(request):
+            # The instance shown is the old version's: the check compares with the trial's version now.
+            attrs["live_version"] = Trial.objects.filter(pk=obj.pk).values_list("edit_version", flat=True).first()
             # The version's instance has the live many-to-many values: show the version's own.
             attrs["version_m2m"] = {
                 name: values.get(int(version), []) if str(version).isdigit() else []
@@ -293,6 +297,16 @@ class TrialAdmin(VersionsAdminMixin, SimpleHistoryAdmin):
     @admin.display(description="status as readers see it", ordering="overall_status")
     def status_column(self, trial):
         return trial.status_display().label
+
+    @admin.display(description="curation state", ordering="curation_state")
+    def state_column(self, trial):
+        # The version each row showed goes with the selected rows to an action: a trial saved since is refused.
+        return format_html(
+            '{}<input type="hidden" name="seen_version_{}" value="{}">',
+            trial.get_curation_state_display(),
+            trial.pk,
+            trial.edit_version,
+        )
 
     @admin.display(description="needs attention")
     def stale_column(self, trial):
@@ -334,6 +348,7 @@ class TrialAdmin(VersionsAdminMixin, SimpleHistoryAdmin):
         # The curation state changes only through the workflow (save_related), after the inlines are
         # saved, so that publishing sees the mechanism links and sources just entered.
         if change:
+            obj.edit_version = (form.current_version or 0) + 1  # read and locked by the form's check
             obj._requested_state = obj.curation_state
             obj.curation_state = (
                 Trial.objects.filter(pk=obj.pk).values_list("curation_state", flat=True).first() or obj.curation_state
@@ -357,11 +372,21 @@ class TrialAdmin(VersionsAdminMixin, SimpleHistoryAdmin):
             else:
                 trial.curation_state = updated.curation_state
 
+    @staticmethod
+    def seen_versions(request):
+        """{trial id: the version its row showed} for the change list's selected rows (actions/edit_versions.py)."""
+        return {
+            int(key.removeprefix("seen_version_")): edit_versions.parse_version(value)
+            for key, value in request.POST.items()
+            if key.startswith("seen_version_") and key.removeprefix("seen_version_").isdigit()
+        }
+
     def _run_transition(self, request, queryset, move, done):
         moved, refused = 0, []
+        seen = self.seen_versions(request)
         for trial in queryset:
             try:
-                move(trial=trial, user=request.user)
+                move(trial=trial, user=request.user, seen_version=seen.get(trial.pk))
                 moved += 1
             except actions.WorkflowError as error:
                 refused.append(f"{trial}: {' '.join(error.problems)}")
@@ -385,9 +410,13 @@ class TrialAdmin(VersionsAdminMixin, SimpleHistoryAdmin):
     @admin.action(description="Mark selected trials reviewed today", permissions=["change"])
     def mark_reviewed_today(self, request, queryset):
         try:
-            changed = actions.mark_reviewed(trials=list(queryset), user=request.user)
+            changed = actions.mark_reviewed(trials=list(queryset), user=request.user, seen=self.seen_versions(request))
         except PermissionDenied:
             self.message_user(request, "You may not change trials.", messages.ERROR)
+            return
+        except actions.WorkflowError as error:
+            for problem in error.problems:
+                self.message_user(request, f"Nothing marked reviewed: {problem}", messages.ERROR)
             return
         self.message_user(request, f"{changed} trial(s) marked reviewed on {timezone.localdate():%-d %B %Y}.")
 

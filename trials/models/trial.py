@@ -249,6 +249,12 @@ class Trial(models.Model):
         help_text="The fingerprint of the data file's record this trial last took: it tells the loader whether a "
         "curator changed the trial since (trials/canonical.py).",
     )
+    edit_version = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Goes up at every save of the trial or of one of its rows: a form opened at an older version cannot "
+        "overwrite a newer save (trials/actions/edit_versions.py).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
