@@ -15,6 +15,7 @@ admin.site.enable_nav_sidebar = False
 urlpatterns = [
     path("", trial_views.home, name="home"),
     path("about/", trial_views.about, name="about"),
+    path("glossary/", trial_views.glossary, name="glossary"),
     path("feed/", registry_feed, name="feed"),
     path("mechanisms/", include("trials.mechanism_urls")),
     path("trials/", include("trials.urls")),

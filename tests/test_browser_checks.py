@@ -94,6 +94,7 @@ def pages(trial):
         "mechanisms": ("/mechanisms/", 200),
         "mechanism": ("/mechanisms/immune-regulation/", 200),
         "about": ("/about/", 200),
+        "glossary": ("/glossary/", 200),
         "evidence": ("/evidence/", 200),
         "evidence-filtered": ("/evidence/?measure=C_PEPTIDE&mechanism=beta-cell-regeneration", 200),
         "evidence-not-understood": ("/evidence/?measure=CURE", 400),

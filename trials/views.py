@@ -59,6 +59,13 @@ def home(request):
 
 
 @require_GET
+def glossary(request):
+    from trials.glossary import TERMS
+
+    return render(request, "glossary.html", {"terms": sorted(TERMS, key=lambda term: term.name.lower())})
+
+
+@require_GET
 def about(request):
     statuses = [(OverallStatus(code).label, explanation) for code, explanation in STATUS_EXPLANATIONS.items()]
     return render(request, "about.html", {"statuses": statuses})

@@ -28,3 +28,14 @@ def on_date(value, precision=""):
 def day(value):
     """A full date ("24 November 2026"), or "Not recorded"."""
     return format_date(value, "j F Y") if value else "Not recorded"
+
+
+@register.filter
+def explain(text):
+    """A curated text with the field's terms linked to the glossary, each at its first appearance (trials/glossary.py);
+    escaped, line breaks kept."""
+    from django.urls import reverse
+
+    from trials.glossary import explain as link_terms
+
+    return link_terms(text, reverse("glossary"))
