@@ -1,4 +1,4 @@
-"""Curators' working notes never reach the public: not on any page, not in the CSV exports, not in the API."""
+"""Curators' working notes never reach the public: not on any page, not in the CSV exports, the feeds or the API."""
 
 import html
 import re
@@ -53,6 +53,8 @@ def test_no_public_page_or_export_contains_a_curator_note(client, loaded):
         "evidence": text(client.get(reverse("evidence:list"))),
         "evidence export": text(client.get(reverse("evidence:export"))),
         "api mechanisms": text(client.get(reverse("api:mechanisms"))),
+        "feed": text(client.get(reverse("feed"))),
+        "trials feed": text(client.get(reverse("trials:feed"))),
     }
     url = reverse("api:trials") + "?page_size=100"
     while url:  # every page of the API's list
@@ -65,6 +67,8 @@ def test_no_public_page_or_export_contains_a_curator_note(client, loaded):
     for trial in loaded:
         page = text(client.get(trial.get_absolute_url()))
         page += text(client.get(reverse("api:trial", args=[trial.public_key])))
+        page += text(client.get(reverse("trials:changes", args=[trial.public_key])))
+        page += text(client.get(reverse("trials:trial_feed", args=[trial.public_key])))
         phrases = private_phrases(trial)
         for phrase in phrases:
             assert phrase not in page, f"{trial.slug}: its page shows a curator note: {phrase!r}"
