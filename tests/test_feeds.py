@@ -206,3 +206,12 @@ def test_feeds_are_cached_until_the_registry_changes(client, registry, step):
     after = client.get("/feed/")
     assert after["X-Page-Cache"] == "miss"
     assert parse(after)[0][0] == "Recruiting stromal trial: Changed: Overall status"
+
+
+def test_a_trial_written_without_history_is_listed_when_it_was_created(client, registry, step):
+    when = step()
+    Trial.objects.bulk_create([Trial(slug="bulk-trial", brief_title="Bulk-loaded trial", curation_state="PUBLISHED")])
+    entries = parse(client.get("/trials/feed/"))
+    assert entries[0][0] == "Bulk-loaded trial: Published in the registry"
+    assert entries[0][3] == when
+    assert "Bulk-loaded trial" not in client.get("/feed/").content.decode()  # no change in its history to list
