@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from django.urls import reverse
 
-from tests.factories import SourceFactory, publishable_trial, trial_with
+from tests.factories import RegistryIdentifierFactory, SourceFactory, publishable_trial, trial_with
 from trials.actions import send_to_review
 from trials.changes import GROUPING
 from trials.models import Trial
@@ -215,3 +215,18 @@ def test_a_trial_written_without_history_is_listed_when_it_was_created(client, r
     assert entries[0][0] == "Bulk-loaded trial: Published in the registry"
     assert entries[0][3] == when
     assert "Bulk-loaded trial" not in client.get("/feed/").content.decode()  # no change in its history to list
+
+
+def test_another_or_a_former_address_redirects_to_the_trials_own(client, registry, step):
+    recruiting = registry["recruiting"]
+    RegistryIdentifierFactory(trial=recruiting, registry="ISRCTN", value="ISRCTN12345678", is_primary=False)
+    former = recruiting.slug
+    step()
+    recruiting.slug = "new-slug"
+    recruiting.save()
+    for key in ("ISRCTN12345678", former):
+        for route in ("changes", "feed"):
+            response = client.get(f"/trials/{key}/{route}/")
+            assert response.status_code == 301, (key, route)
+            assert response["Location"] == f"/trials/NCT05555555/{route}/"
+    assert client.get("/trials/ISRCTN99999999/changes/").status_code == 404

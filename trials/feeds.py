@@ -96,9 +96,11 @@ def list_feed(request: HttpRequest) -> HttpResponse:
 @require_GET
 def trial_feed(request: HttpRequest, key: str) -> HttpResponse:
     """/trials/<identifier>/feed/: one published trial's public changes, newest first."""
-    from trials.views import published_trial_or_404
+    from trials.views import trial_or_redirect
 
-    trial = published_trial_or_404(key)
+    trial, moved = trial_or_redirect(key, "trials:trial_feed")
+    if moved:
+        return moved
     changes = public_changes([trial.pk]).get(trial.pk, [])
     entries = [TrialChange(trial, change) for change in reversed(changes)][:TRIAL_FEED_LIMIT]
     return ChangeFeed(

@@ -147,15 +147,33 @@ def trial_detail(request, key):
     )
 
 
+class TrialMoved(Exception):
+    """The key is a former or other address of a published trial: answer with a permanent redirect."""
+
+    def __init__(self, trial):
+        self.trial = trial
+
+
 def published_trial_or_404(key):
     """The published trial at this address (its primary identifier or slug), for its change log and feed. One
-    query."""
+    query. Raises TrialMoved for another or a former address of one (as its page redirects), Http404 otherwise."""
     if "\x00" in key:
         raise Http404("No published trial has this address.")
     trial = Trial.objects.published().with_primary_identifier().by_public_key(key).first()
     if trial is None:
-        raise Http404("No published trial has this address.")
+        moved = former_address(key)
+        if moved is None:
+            raise Http404("No published trial has this address.")
+        raise TrialMoved(moved)
     return trial
+
+
+def trial_or_redirect(key, route):
+    """(the published trial at `key`, None), or (None, a permanent redirect to `route` at its address)."""
+    try:
+        return published_trial_or_404(key), None
+    except TrialMoved as moved:
+        return None, redirect(route, moved.trial.public_key, permanent=True)
 
 
 @require_GET
@@ -164,7 +182,9 @@ def trial_changes(request, key):
     (trials/changes.py). Fifteen queries."""
     from trials.changes import public_changes
 
-    trial = published_trial_or_404(key)
+    trial, moved = trial_or_redirect(key, "trials:changes")
+    if moved:
+        return moved
     changes = public_changes([trial.pk]).get(trial.pk, [])
     return render(request, "trials/trial_changes.html", {"trial": trial, "changes": changes[::-1]})
 
