@@ -196,3 +196,45 @@ def test_a_few_years_make_columns_not_slabs():
     first, *_, last = drawn["columns"]
     assert first.width == last.width == 36
     assert first.center == 50 and last.center == 350  # each in the middle of its year's quarter of the width
+
+
+# --- The map's conversion (trials/charts/make_world_map.py), on a small topology of its own ---------------
+
+
+def test_the_conversion_projects_keys_and_drops_what_it_should(tmp_path, capsys):
+    from trials.charts import make_world_map
+
+    topology = {
+        "type": "Topology",
+        "transform": {"scale": [1, 1], "translate": [-180, -90]},
+        "arcs": [
+            [[190, 145], [10, 0], [0, 10], [-10, 0], [0, -10]],  # a square around 10-20°E, 55-65°N
+            [[0, 5], [360, 0], [0, 5], [-360, 0], [0, -5]],  # Antarctica
+            [[355, 70], [-350, 0], [0, 5], [350, 0], [0, -5]],  # across the 180th meridian (175°E to 175°W)
+        ],
+        "objects": {
+            "countries": {
+                "type": "GeometryCollection",
+                "geometries": [
+                    {"type": "Polygon", "id": "752", "properties": {"name": "Sweden"}, "arcs": [[0]]},
+                    {"type": "Polygon", "id": "010", "properties": {"name": "Antarctica"}, "arcs": [[1]]},
+                    {"type": "MultiPolygon", "id": "242", "properties": {"name": "Fiji"}, "arcs": [[[~2]]]},
+                    {"type": "Point", "id": "999", "properties": {"name": "A point"}},
+                ],
+            }
+        },
+    }
+    (tmp_path / "topology.json").write_text(json.dumps(topology))
+    (tmp_path / "codes.json").write_text(json.dumps([["SE", "SWE", "752", ""], ["FJ", "FJI", "242", ""]]))
+    make_world_map.main(str(tmp_path / "topology.json"), str(tmp_path / "codes.json"))
+    made = json.loads(capsys.readouterr().out)
+    assert [country["code"] for country in made["countries"]] == ["FJ", "SE"]  # no Antarctica, no point
+    assert made["width"] == 1000 and 0 < made["height"] < 500
+    for country in made["countries"]:
+        pair = r"-?\d+(?: |(?=-))-?\d+"
+        assert re.fullmatch(rf"(M{pair}(l{pair})+z)+", country["d"]), country["d"]
+    # Fiji's ring crossed the meridian: pressed onto it, it spans a few units, not the width of the world.
+    start, *moves = [int(n) for n in re.findall(r"-?\d+", made["countries"][0]["d"])[::2]]
+    xs = [start + sum(moves[:index]) for index in range(len(moves) + 1)]
+    assert max(xs) - min(xs) < 50
+    assert made["outline"].startswith("M")
