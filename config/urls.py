@@ -1,10 +1,13 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 
+from config.crawlers import favicon, robots_txt
 from config.views import healthz
 from trials import views as trial_views
 from trials.feeds import registry_feed
+from trials.sitemaps import SITEMAPS
 
 admin.site.site_header = "Stem-cell diabetes trials registry: curators"
 admin.site.site_title = "Registry curators"
@@ -23,4 +26,7 @@ urlpatterns = [
     path("evidence/", include("trials.evidence_urls")),
     path(settings.ADMIN_URL, admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
+    path("robots.txt", robots_txt, name="robots"),
+    path("favicon.ico", favicon, name="favicon"),
 ]

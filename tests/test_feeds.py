@@ -126,7 +126,9 @@ def test_list_feed_refuses_what_the_list_refuses(client, registry):
     assert response.status_code == 400
     assert "text/html" in response["Content-Type"]
     page = client.get("/trials/", {"phase": "PHASE9"})
-    assert response.content == page.content.replace(b' aria-current="page"', b"", 1)  # the list's own 400 page
+    # The list's own 400 page; only the menu's "you are here" and the address a shared link names (og:url) differ.
+    expected = page.content.replace(b' aria-current="page"', b"", 1).replace(b'/trials/">', b'/trials/feed/">', 1)
+    assert response.content == expected
     assert b"application/atom+xml" not in page.content  # no feed for what was not understood
 
 
