@@ -437,8 +437,12 @@ def test_invalid_parameters_get_the_lists_400(client):
         response = client.get(f"{EXPORT_URL}?{query}")
         assert page.status_code == response.status_code == 400
         assert response["Content-Type"].startswith("text/html")
-        # The same page, saying which value was not understood; only the menu's "you are here" differs.
-        assert response.content == page.content.replace(b' aria-current="page"', b"", 1)
+        # The same page, saying which value was not understood; only the menu's "you are here" and the address
+        # a shared link names (og:url, the address asked for) differ.
+        expected = page.content.replace(b' aria-current="page"', b"", 1)
+        expected = expected.replace(b'/trials/">', b'/trials/export.csv">', 1)
+        assert b'<meta property="og:url" content="http://127.0.0.1:8000/trials/export.csv">' in response.content
+        assert response.content == expected
 
 
 def test_the_list_links_to_the_export_with_its_filters(client, registry):

@@ -58,8 +58,8 @@ class TrialList(GenericAPIView):
         responses={200: TrialPageSerializer, 400: NotUnderstoodSerializer, **ERRORS},
         description="The published trials /trials/ shows for the same parameters (and /trials/export.csv exports), "
         "in the same order, a page at a time. A value not understood answers 400 and names its parameter; a page "
-        "past the last answers 404. Queries: 5 (6 or 7 with a mechanism or country to check), whatever the page "
-        "size.",
+        "past the last answers 404. Queries: 5 (one more for each of mechanism and country, whose values are checked), "
+        "whatever the page size; one more for the pages' cache.",
     )
     def get(self, request):
         self.today = timezone.localdate()
@@ -93,7 +93,7 @@ class TrialDetail(APIView):
         ],
         responses={200: TrialSerializer, 301: None, **ERRORS},
         description="Another identifier of a published trial, or a former slug or identifier, answers 301 to the "
-        "trial's address. Queries: 5.",
+        "trial's address. Queries: 4, and one for the pages' cache.",
     )
     def get(self, request, key):
         if "\x00" in key:  # in no identifier or slug, and PostgreSQL refuses it in a query
