@@ -12,15 +12,14 @@ Entry points:
 """
 
 from django import forms
-from django.db.models import Case, Exists, F, FloatField, OuterRef, Q, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_filters import CharFilter, DateFilter, Filter, FilterSet
 
 from mechanisms.models import Mechanism
-from trials.database import is_postgresql
-from trials.models import Country, RegistryIdentifier, Trial, TrialMechanism
-from trials.search import SEARCH_FIELDS, PkInArray, identifier_matches, search_query, search_words
+from trials.models import Country, Trial, TrialMechanism
+from trials.search import identifier_matches, text_matches, text_rank
 from trials.status import (
     ACTIVE_STATUSES,
     NOT_RECORDED,
@@ -238,18 +237,9 @@ class TrialFilter(FilterSet):
         return queryset.filter(Exists(through.objects.filter(trial=OuterRef("pk"), country__in=value)))
 
     def filter_search(self, queryset, name, value):
-        """Full-text search on PostgreSQL; on other databases every word must appear in one of the fields."""
-        if is_postgresql(queryset.db):
-            # search_document is search_vector() stored by a trigger and GIN-indexed (migration 0005); identifiers
-            # are matched through a trigram index (migration 0006).
-            identifiers = RegistryIdentifier.objects.filter(value__icontains=value).values("trial_id")
-            return queryset.filter(Q(search_document=search_query(value)) | PkInArray(identifiers))
-        for word in search_words(value):
-            matches = Q(identifier_matches(word))
-            for field in SEARCH_FIELDS:
-                matches |= Q(**{f"{field}__icontains": word})
-            queryset = queryset.filter(matches)
-        return queryset
+        """The trials whose indexed text matches the query, synonyms expanded (trials/search.py), or one of whose
+        identifiers contains it."""
+        return queryset.filter(text_matches(value, queryset.db))
 
     # What the reader asked for, after validation.
     @property
@@ -280,20 +270,12 @@ def phase_rank():
 def order_trials(queryset, sort, text=""):
     """Order `queryset` by one of SORT_CHOICES, with the primary key last so that pages are stable."""
     if sort == "relevance" and text:
-        if is_postgresql(queryset.db):
-            from django.contrib.postgres.search import SearchRank
-
-            rank = SearchRank(F("search_document"), search_query(text))
-        else:
-            rank = Case(
-                When(Q(brief_title__icontains=text) | Q(acronym__iexact=text), then=Value(1.0)),
-                default=Value(0.0),
-                output_field=FloatField(),
-            )
         exact = Case(When(identifier_matches(text, "iexact"), then=Value(1)), default=Value(0))
-        return queryset.alias(exact_identifier=exact, rank=Coalesce(rank, Value(0.0))).order_by(
-            "-exact_identifier", "-rank", F("last_reviewed_on").desc(nulls_last=True), "pk"
-        )
+        return queryset.alias(
+            exact_identifier=exact,
+            title_rank=Coalesce(text_rank(text, queryset.db, title_only=True), Value(0.0)),
+            rank=Coalesce(text_rank(text, queryset.db), Value(0.0)),
+        ).order_by("-exact_identifier", "-title_rank", "-rank", F("last_reviewed_on").desc(nulls_last=True), "pk")
     if sort == "active":
         return queryset.alias(activity=activity_rank()).order_by(
             "activity", F("status_confirmed_on").desc(nulls_last=True), F("start_date").desc(nulls_last=True), "pk"

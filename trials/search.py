@@ -1,30 +1,204 @@
-"""Free-text search of the public list: PostgreSQL's full-text search over the stored search document
-(`Trial.search_document`, built by a trigger: migration 0005) and identifiers through a trigram index
-(migration 0006); elsewhere every word must appear in one of the fields.
+"""Free-text search of the public list, the same on both databases: the words of a query, expanded with the
+field's synonyms and abbreviations (trials/synonyms.py), matched against each trial's indexed text
+(trials/search_index.py: SQLite's FTS5, PostgreSQL's stored tsvector, both with stemming), and ranked with
+title and product matches first.
+
+A query is a list of groups, each a list of equivalent phrases: a trial matches when, for every group, its text
+holds one of the group's phrases. "MSC type 2" is [[msc | mscs | mesenchymal], [t2d | type 2 | ...]].
+Product codes match with or without their dash or space: "VX-880", "VX 880" and "vx880" all ask for the
+phrase "vx 880" or the word "vx880" (the index holds the product's code without dash or space too).
 """
 
+import re
+import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache, reduce
 from typing import Any
 
-from django.contrib.postgres.search import SearchQuery, SearchVector
-from django.db.models import BooleanField, Exists, Expression, F, OuterRef, QuerySet, Subquery
-from django.db.models.expressions import CombinedExpression
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db.models import BooleanField, Exists, Expression, F, FloatField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 
+from trials.database import is_postgresql
 from trials.models import RegistryIdentifier
+from trials.search_index import BM25_WEIGHTS, FTS_TABLE
+from trials.synonyms import GROUPS
+
+Phrase = tuple[str, ...]
+Group = list[Phrase]
+
+WORD = re.compile(r"[^\W_]+")
+CODE = re.compile(r"^([a-z]+)(\d+)$")  # "vx880"
+# Words too common to narrow a search (both engines would otherwise differ on them: PostgreSQL drops them).
+STOP_WORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "into", "is", "it", "its",
+    "of", "on", "or", "s", "t", "that", "the", "their", "this", "to", "was", "were", "which", "will", "with", "who",
+})  # fmt: skip
 
 
-def search_vector() -> CombinedExpression:
-    """What PostgreSQL's search reads: Trial.search_document holds this, kept by a trigger (migration 0005)."""
-    return (
-        SearchVector("brief_title", "acronym", weight="A", config="english")
-        + SearchVector("official_title", "product_name", weight="B", config="english")
-        + SearchVector("sponsor", weight="C", config="english")
-        + SearchVector("summary", weight="D", config="english")
+def words(text: str) -> list[str]:
+    """The words of `text` as the indexes see them: lower case, accents removed, split at anything not a letter
+    or digit."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(char for char in text if not unicodedata.combining(char))
+    return WORD.findall(text.lower())
+
+
+@cache
+def synonym_phrases() -> dict[Phrase, int]:
+    """Each phrase of trials/synonyms.py, as words, and its group's number."""
+    return {tuple(words(phrase)): number for number, group in enumerate(GROUPS) for phrase in group}
+
+
+@cache
+def longest_phrase() -> int:
+    return max(len(phrase) for phrase in synonym_phrases())
+
+
+def code_alternatives(letters: str, digits: str) -> Group:
+    return [(letters, digits), (letters + digits,)]
+
+
+@dataclass
+class Query:
+    """What a search asks: every group matched, no excluded phrase present."""
+
+    groups: list[Group] = field(default_factory=list)
+    excluded: list[Phrase] = field(default_factory=list)
+
+
+PIECE = re.compile(r'(-?)"([^"]*)"?|(\S+)')  # a quoted phrase (perhaps excluded), or a run of other characters
+OR = "|"  # the marker of the word "or" between two groups
+
+
+def parse(text: str) -> Query:
+    """The query's groups: synonyms' phrases (longest first), product codes, quoted phrases, the other words one
+    by one; "or" between two groups makes them one; a word or quoted phrase after a minus sign is excluded."""
+    query = Query()
+    stream: list[str | Group] = []  # words, fixed groups (quoted phrases) and OR markers
+    for match in PIECE.finditer(text):
+        minus, quoted, bare = match.groups()
+        if quoted is not None or (bare.startswith("-") and len(bare) > 1):
+            phrase = tuple(words(quoted if quoted is not None else bare[1:]))
+            if phrase and (minus or quoted is None):
+                query.excluded.append(phrase)
+            elif phrase:
+                stream.append([phrase])
+        elif bare.lower() == "or":
+            stream.append(OR)
+        else:
+            stream.extend(words(bare))
+    groups: list[Group] = []
+    merge = False
+    i = 0
+    while i < len(stream):
+        item = stream[i]
+        group: Group | None = None
+        if item == OR:
+            merge = bool(groups)
+            i += 1
+            continue
+        if isinstance(item, list):
+            group, i = item, i + 1
+        else:
+            group, i = word_group(stream, i)
+        if group is None:
+            continue
+        if merge:
+            groups[-1] = groups[-1] + [phrase for phrase in group if phrase not in groups[-1]]
+            merge = False
+        elif group not in groups:
+            groups.append(group)
+    query.groups = groups
+    return query
+
+
+def word_group(stream: list[str | Group], i: int) -> tuple[Group | None, int]:
+    """The group that starts with the word at stream[i] (None for a stop word), and where the next one starts."""
+    run = []
+    for item in stream[i : i + longest_phrase()]:
+        if not isinstance(item, str) or item == OR:
+            break
+        run.append(item)
+    phrases = synonym_phrases()
+    for length in range(len(run), 0, -1):
+        number = phrases.get(tuple(run[:length]))
+        if number is not None:
+            return [tuple(words(phrase)) for phrase in GROUPS[number]], i + length
+    token, following = run[0], run[1] if len(run) > 1 else ""
+    code = CODE.match(token)
+    if code:
+        return code_alternatives(*code.groups()), i + 1
+    if token.isalpha() and len(token) <= 4 and following.isdigit() and token not in STOP_WORDS:
+        return code_alternatives(token, following), i + 2  # "VX 880", "VX-880"
+    if token in STOP_WORDS:
+        return None, i + 1
+    return [(token,)], i + 1
+
+
+def fts5_match(query: Query) -> str:
+    """SQLite: the FTS5 MATCH expression of `query` (every word quoted: no word is read as an operator)."""
+
+    def alternatives(group: Group) -> str:
+        return "(" + " OR ".join('"' + " ".join(phrase) + '"' for phrase in group) + ")"
+
+    match = "(" + " AND ".join(alternatives(group) for group in query.groups) + ")"
+    if query.excluded:
+        match += " NOT " + alternatives(query.excluded)
+    return match
+
+
+def postgresql_query(query: Query) -> SearchQuery:
+    """PostgreSQL: the tsquery of `query`, each phrase through phraseto_tsquery ('english', as the document)."""
+
+    def phrase(words_: Phrase) -> SearchQuery:
+        return SearchQuery(" ".join(words_), search_type="phrase", config="english")
+
+    def alternatives(group: Group) -> SearchQuery:
+        return reduce(lambda a, b: a | b, map(phrase, group))
+
+    result = reduce(lambda a, b: a & b, map(alternatives, query.groups))
+    if query.excluded:
+        result = result & ~alternatives(query.excluded)
+    return result
+
+
+def text_matches(text: str, db: str) -> Q:
+    """A condition on trials: their indexed text matches the query `text`, or one of their identifiers contains
+    it. Builds no query; the condition is one subquery."""
+    query = parse(text)
+    if is_postgresql(db):
+        # Identifiers through a trigram index (migration 0006), as an array of ids, so that PostgreSQL reads two
+        # indexes rather than testing the OR row by row (PkInArray).
+        identifiers = RegistryIdentifier.objects.filter(value__icontains=text).values("trial_id")
+        by_identifier = Q(PkInArray(identifiers))
+        return by_identifier | Q(search_document=postgresql_query(query)) if query.groups else by_identifier
+    condition = Q(identifier_matches(text))
+    if query.groups:
+        indexed = RawSQL(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", (fts5_match(query),))
+        condition |= Q(pk__in=indexed)
+    return condition
+
+
+def text_rank(text: str, db: str, title_only: bool = False) -> Any:
+    """An expression: how well a matching trial matches `text` (higher is better; title and product count most),
+    or, with `title_only`, how well its title and product do (0.0 when they do not); 0.0 for a query with no
+    words. The list orders by the second, then the first: title and product matches come first."""
+    query = parse(text)
+    if not query.groups:
+        return RawSQL("0.0", (), output_field=FloatField())
+    if is_postgresql(db):
+        # weights of D, C, B, A: the title (A) far above the tags (B) and the body (C)
+        classes = [0.0, 0.0, 0.0, 1.0] if title_only else [0.0, 0.05, 0.2, 1.0]
+        return SearchRank(F("search_document"), postgresql_query(query), weights=classes)
+    weights = ", ".join(str(weight) for weight in ((1.0, 0.0, 0.0) if title_only else BM25_WEIGHTS))
+    return RawSQL(
+        f"(SELECT -bm25({FTS_TABLE}, {weights}) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s "
+        f'AND rowid = "trials_trial"."id")',
+        (fts5_match(query),),
+        output_field=FloatField(),
     )
-
-
-def search_query(text: str) -> SearchQuery:
-    return SearchQuery(text, search_type="websearch", config="english")
 
 
 def identifier_matches(text: str, lookup: str = "icontains") -> Exists:
@@ -53,10 +227,3 @@ class PkInArray(Expression):
         pk_sql, pk_params = compiler.compile(self.pk)
         subquery_sql, subquery_params = compiler.compile(self.subquery)
         return f"{pk_sql} = ANY(ARRAY{subquery_sql})", (*pk_params, *subquery_params)
-
-
-SEARCH_FIELDS = ["brief_title", "official_title", "acronym", "summary", "product_name", "sponsor"]
-
-
-def search_words(text: str) -> list[str]:
-    return [word for word in (part.strip("\"'()") for part in text.split()) if word and word != "-"]

@@ -1,0 +1,252 @@
+"""The search index, kept in step with the trials by database triggers, the same fields on both databases.
+
+Each trial's searchable text is three parts, built by one SQL expression per part (`document_parts`):
+- title: brief and official titles, acronym, product (and its code without dash or space: "VX-880" as "VX880");
+- tags: identifiers, sponsor, collaborators, programme, mechanisms' names, diabetes types, cell source, origin,
+  differentiation and encapsulation, routes, immunosuppression (the vocabularies' labels);
+- body: summary, population, cell, route and immunosuppression notes, mechanisms' rationales, countries, sites,
+  publications' citations.
+
+SQLite: an FTS5 table (`trial_search`, porter stemming, diacritics removed), rowid = the trial's id, with
+columns title, tags, body. PostgreSQL: `trials_trial.search_document`, a tsvector ('english' configuration:
+stemming) weighted A (title), B (tags), C (body), GIN-indexed (migration 0005); a slash is read as a space, as
+SQLite does, rather than PostgreSQL's reading of "zimislecel/VX-880" as one file name.
+
+Triggers keep them in step, whoever writes: on the trial (SQLite: after each write; PostgreSQL: before, filling
+`search_document`), and on every table that feeds the text (identifiers, mechanisms' links and names,
+publications, sites, countries, routes, diabetes types), which rebuild the text of the trials they touch.
+`install` puts them in place after each `migrate` (the post_migrate signal, as for the data version) and
+rebuilds every trial's text, since a migration may have remade a table without its triggers.
+"""
+
+from django.apps import apps
+from django.db import connections, transaction
+from django.db.models import TextChoices
+
+from trials import vocabularies as v
+
+FTS_TABLE = "trial_search"
+PREFIX = "trials_search"  # the triggers' (and on PostgreSQL the functions') names start with it
+PG_TRIAL_FUNCTION = "trials_trial_search_document"  # the name migration 0005 gave it; replaced by install()
+BM25_WEIGHTS = (10.0, 3.0, 1.0)  # SQLite's rank: title, tags, body
+
+
+def table(model_label: str) -> str:
+    return apps.get_model(model_label)._meta.db_table
+
+
+def through(field: str) -> tuple[str, str]:
+    """The table of Trial's many-to-many `field` and its column naming the other side."""
+    model = apps.get_model("trials.Trial")._meta.get_field(field).remote_field.through
+    other = next(f.column for f in model._meta.fields if f.is_relation and f.column != "trial_id")
+    return model._meta.db_table, other
+
+
+def label(column: str, choices: type[TextChoices]) -> str:
+    """SQL: the label of the code in `column` ('' for none)."""
+    cases = " ".join(f"WHEN '{code}' THEN '{text.replace(chr(39), chr(39) * 2)}'" for code, text in choices.choices)
+    return f"(CASE {column} {cases} ELSE '' END)"
+
+
+def joined(parts: list[str]) -> str:
+    return " || ' ' || ".join(f"COALESCE({part}, '')" for part in parts)
+
+
+def document_parts(vendor: str, trial: str) -> tuple[str, str, str]:
+    """SQL expressions (title, tags, body) of the trial whose columns are `trial`.<column> (a table alias, or
+    NEW in a PostgreSQL trigger)."""
+    aggregate = "string_agg({}, ' ')" if vendor == "postgresql" else "group_concat({}, ' ')"
+
+    def each(expression: str, source: str) -> str:
+        return f"(SELECT {aggregate.format(expression)} FROM {source})"
+
+    identifiers, links = table("trials.RegistryIdentifier"), table("trials.TrialMechanism")
+    mechanisms = table("mechanisms.Mechanism")
+    publications, sites, countries = table("trials.Publication"), table("trials.Site"), table("trials.Country")
+    country_links, country_column = through("countries")
+    route_links, route_column = through("routes")
+    type_links, type_column = through("diabetes_types")
+    title = joined(
+        [
+            f"{trial}.brief_title",
+            f"{trial}.acronym",
+            f"{trial}.official_title",
+            f"{trial}.product_name",
+            f"replace(replace({trial}.product_name, '-', ''), ' ', '')",
+        ]
+    )
+    tags = joined(
+        [
+            each("i.value", f"{identifiers} i WHERE i.trial_id = {trial}.id"),
+            f"{trial}.sponsor",
+            f"{trial}.collaborators",
+            f"{trial}.programme",
+            each("m.name", f"{links} l JOIN {mechanisms} m ON m.id = l.mechanism_id WHERE l.trial_id = {trial}.id"),
+            each(label(f"d.{type_column}", v.DiabetesType), f"{type_links} d WHERE d.trial_id = {trial}.id"),
+            label(f"{trial}.cell_source", v.CellSource),
+            label(f"{trial}.cell_origin", v.CellOrigin),
+            label(f"{trial}.differentiation", v.DifferentiationStage),
+            label(f"{trial}.encapsulation", v.Encapsulation),
+            each(label(f"r.{route_column}", v.Route), f"{route_links} r WHERE r.trial_id = {trial}.id"),
+            label(f"{trial}.immunosuppression", v.Immunosuppression),
+        ]
+    )
+    body = joined(
+        [
+            f"{trial}.summary",
+            f"{trial}.population_notes",
+            f"{trial}.cell_notes",
+            f"{trial}.route_notes",
+            f"{trial}.immunosuppression_notes",
+            each("l.rationale", f"{links} l WHERE l.trial_id = {trial}.id"),
+            each(
+                "c.name",
+                f"{country_links} x JOIN {countries} c ON c.code = x.{country_column} WHERE x.trial_id = {trial}.id",
+            ),  # fmt: skip
+            each("s.facility || ' ' || s.city", f"{sites} s WHERE s.trial_id = {trial}.id"),
+            each("p.citation", f"{publications} p WHERE p.trial_id = {trial}.id"),
+        ]
+    )
+    return title, tags, body
+
+
+def touched_trials() -> list[tuple[str, str]]:
+    """(table, SQL selecting the ids of the trials whose text a row of that table feeds), for every
+    table that feeds the text but the trial's own. `{row}` stands for NEW or OLD."""
+    rows = [
+        (table(label_), "SELECT {row}.trial_id")
+        for label_ in ("trials.RegistryIdentifier", "trials.TrialMechanism", "trials.Publication", "trials.Site")
+    ]
+    rows += [(through(field)[0], "SELECT {row}.trial_id") for field in ("countries", "routes", "diabetes_types")]
+    links, sites = table("trials.TrialMechanism"), table("trials.Site")
+    country_links, country_column = through("countries")
+    rows.append((table("mechanisms.Mechanism"), f"SELECT trial_id FROM {links} WHERE mechanism_id = {{row}}.id"))
+    rows.append(
+        (
+            table("trials.Country"),
+            f"SELECT trial_id FROM {country_links} WHERE {country_column} = {{row}}.code "
+            f"UNION SELECT trial_id FROM {sites} WHERE country_id = {{row}}.code",
+        )
+    )
+    return rows
+
+
+# --- SQLite -------------------------------------------------------------------------------------------
+
+
+def sqlite_reindex(ids: str) -> list[str]:
+    """Statements rebuilding the index rows of the trials whose ids `ids` (SQL: a list or a subquery) gives."""
+    title, tags, body = document_parts("sqlite", "t")
+    trials = table("trials.Trial")
+    return [
+        f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({ids})",
+        f"INSERT INTO {FTS_TABLE} (rowid, title, tags, body) SELECT t.id, {title}, {tags}, {body} "
+        f"FROM {trials} t WHERE t.id IN ({ids})",
+    ]
+
+
+def sqlite_statements() -> list[str]:
+    trials = table("trials.Trial")
+    statements = [
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(title, tags, body, "
+        "tokenize = 'porter unicode61 remove_diacritics 2')",
+    ]
+
+    def trigger(name: str, event: str, on: str, body: list[str]) -> str:
+        return f"CREATE TRIGGER {PREFIX}_{name} AFTER {event} ON {on} BEGIN {'; '.join(body)}; END"
+
+    statements.append(trigger(f"insert_{trials}", "INSERT", trials, sqlite_reindex("NEW.id")))
+    statements.append(trigger(f"update_{trials}", "UPDATE", trials, sqlite_reindex("NEW.id")))
+    statements.append(trigger(f"delete_{trials}", "DELETE", trials, [f"DELETE FROM {FTS_TABLE} WHERE rowid = OLD.id"]))
+    for name, ids in touched_trials():
+        new, old = ids.format(row="NEW"), ids.format(row="OLD")
+        statements.append(trigger(f"insert_{name}", "INSERT", name, sqlite_reindex(new)))
+        statements.append(trigger(f"delete_{name}", "DELETE", name, sqlite_reindex(old)))
+        statements.append(trigger(f"update_{name}", "UPDATE", name, sqlite_reindex(f"{old} UNION {new}")))
+    statements += sqlite_reindex(f"SELECT id FROM {trials}")
+    return statements
+
+
+def sqlite_drop(cursor) -> None:
+    cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE %s", [f"{PREFIX}_%"])
+    for (name,) in cursor.fetchall():
+        cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"')
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------------------
+
+
+def postgresql_statements() -> list[str]:
+    trials = table("trials.Trial")
+    title, tags, body = document_parts("postgresql", "NEW")
+    statements = [
+        f"""
+        CREATE OR REPLACE FUNCTION {PG_TRIAL_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            NEW.search_document :=
+                setweight(to_tsvector('english'::regconfig, translate({title}, '/', ' ')), 'A')
+                || setweight(to_tsvector('english'::regconfig, translate({tags}, '/', ' ')), 'B')
+                || setweight(to_tsvector('english'::regconfig, translate({body}, '/', ' ')), 'C');
+            RETURN NEW;
+        END
+        $$
+        """,
+        # Every column, so that no migration is refused for a column the trigger names (see migration 0008).
+        f"DROP TRIGGER IF EXISTS {PG_TRIAL_FUNCTION} ON {trials}",
+        f"CREATE TRIGGER {PG_TRIAL_FUNCTION} BEFORE INSERT OR UPDATE ON {trials} "
+        f"FOR EACH ROW EXECUTE FUNCTION {PG_TRIAL_FUNCTION}()",
+    ]
+    for name, ids in touched_trials():
+        function = f"{PREFIX}_{name}"
+        new, old = ids.format(row="NEW"), ids.format(row="OLD")
+        # Setting the document to NULL runs the trial's trigger, which writes it afresh.
+        statements += [
+            f"""
+            CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP <> 'INSERT' THEN
+                    UPDATE {trials} SET search_document = NULL WHERE id IN ({old});
+                END IF;
+                IF TG_OP <> 'DELETE' THEN
+                    UPDATE {trials} SET search_document = NULL WHERE id IN ({new});
+                END IF;
+                RETURN NULL;
+            END
+            $$
+            """,
+            f"DROP TRIGGER IF EXISTS {function} ON {name}",
+            f"CREATE TRIGGER {function} AFTER INSERT OR UPDATE OR DELETE ON {name} "
+            f"FOR EACH ROW EXECUTE FUNCTION {function}()",
+        ]
+    statements.append(f"UPDATE {trials} SET search_document = NULL")
+    return statements
+
+
+# --- Installing -------------------------------------------------------------------------------------------
+
+
+def needed_tables() -> set[str]:
+    return {table("trials.Trial")} | {name for name, _ in touched_trials()}
+
+
+def install(using: str = "default", **kwargs) -> None:
+    """Create the index (SQLite), the triggers, and rebuild every trial's text (post_migrate). Idempotent."""
+    connection = connections[using]
+    if connection.vendor not in ("sqlite", "postgresql"):
+        return
+    trials = table("trials.Trial")
+    with connection.cursor() as cursor:
+        existing = set(connection.introspection.table_names(cursor))
+        if not needed_tables() <= existing:
+            return  # migrated part of the way: the next migrate installs them
+        columns = {column.name for column in connection.introspection.get_table_description(cursor, trials)}
+    if "search_document" not in columns:
+        return
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            sqlite_drop(cursor)
+            for statement in sqlite_statements():
+                cursor.execute(statement)
+        else:
+            for statement in postgresql_statements():
+                cursor.execute(statement)
