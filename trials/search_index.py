@@ -16,7 +16,8 @@ Triggers keep them in step, whoever writes: on the trial (SQLite: after each wri
 `search_document`), and on every table that feeds the text (identifiers, mechanisms' links and names,
 publications, sites, countries, routes, diabetes types), which rebuild the text of the trials they touch.
 `install` puts them in place after each `migrate` (the post_migrate signal, as for the data version) and
-rebuilds every trial's text, since a migration may have remade a table without its triggers.
+rebuilds every trial's text, since a migration may have remade a table without its triggers. Migration 0009 makes
+the FTS5 table and, undone, removes the triggers and the table (`create_index`, `remove_index`).
 """
 
 from django.apps import apps
@@ -147,10 +148,7 @@ def sqlite_reindex(ids: str) -> list[str]:
 
 def sqlite_statements() -> list[str]:
     trials = table("trials.Trial")
-    statements = [
-        f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(title, tags, body, "
-        "tokenize = 'porter unicode61 remove_diacritics 2')",
-    ]
+    statements = []
 
     def trigger(name: str, event: str, on: str, body: list[str]) -> str:
         return f"CREATE TRIGGER {PREFIX}_{name} AFTER {event} ON {on} BEGIN {'; '.join(body)}; END"
@@ -222,7 +220,47 @@ def postgresql_statements() -> list[str]:
     return statements
 
 
+# PostgreSQL: the trial's trigger function as migration 0005 made it (the trial's own columns), put back when the
+# index is removed (migration 0009 undone), since migrations 0005 and 0008 name the function.
+PG_FIRST_FUNCTION = f"""
+    CREATE OR REPLACE FUNCTION {PG_TRIAL_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        NEW.search_document :=
+            setweight(to_tsvector('english'::regconfig, COALESCE(NEW.brief_title, '') || ' ' || COALESCE(NEW.acronym, '')), 'A')
+            || setweight(to_tsvector('english'::regconfig, COALESCE(NEW.official_title, '') || ' ' || COALESCE(NEW.product_name, '')), 'B')
+            || setweight(to_tsvector('english'::regconfig, COALESCE(NEW.sponsor, '')), 'C')
+            || setweight(to_tsvector('english'::regconfig, COALESCE(NEW.summary, '')), 'D');
+        RETURN NEW;
+    END
+    $$
+"""  # noqa: E501
+
+
 # --- Installing -------------------------------------------------------------------------------------------
+
+
+def create_index(connection) -> None:
+    """SQLite: the FTS5 table (migration 0009); the triggers and its rows come with `install`."""
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(title, tags, body, "
+                "tokenize = 'porter unicode61 remove_diacritics 2')"
+            )
+
+
+def remove_index(connection) -> None:
+    """Undo `create_index` and `install` (migration 0009 undone): the triggers, and the FTS5 table (SQLite) or the
+    related tables' functions (PostgreSQL, whose trial function goes back to migration 0005's)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            sqlite_drop(cursor)
+            cursor.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+        elif connection.vendor == "postgresql":
+            cursor.execute("SELECT proname FROM pg_proc WHERE proname LIKE %s", [f"{PREFIX}\\_%"])
+            for (name,) in cursor.fetchall():
+                cursor.execute(f"DROP FUNCTION IF EXISTS {name}() CASCADE")
+            cursor.execute(PG_FIRST_FUNCTION)
 
 
 def needed_tables() -> set[str]:
@@ -230,7 +268,7 @@ def needed_tables() -> set[str]:
 
 
 def install(using: str = "default", **kwargs) -> None:
-    """Create the index (SQLite), the triggers, and rebuild every trial's text (post_migrate). Idempotent."""
+    """Put the triggers in place and rebuild every trial's text (post_migrate, and migration 0009). Idempotent."""
     connection = connections[using]
     if connection.vendor not in ("sqlite", "postgresql"):
         return
@@ -239,6 +277,12 @@ def install(using: str = "default", **kwargs) -> None:
         existing = set(connection.introspection.table_names(cursor))
         if not needed_tables() <= existing:
             return  # migrated part of the way: the next migrate installs them
+        if connection.vendor == "postgresql" and not kwargs.get("in_migration"):
+            cursor.execute("SELECT 1 FROM django_migrations WHERE app = 'trials' AND name = %s", ["0009_search_index"])
+            if cursor.fetchone() is None:
+                return  # before migration 0009, or with it undone
+        elif FTS_TABLE not in existing:
+            return  # before migration 0009, which makes it
         columns = {column.name for column in connection.introspection.get_table_description(cursor, trials)}
     if "search_document" not in columns:
         return
