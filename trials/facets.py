@@ -9,7 +9,7 @@ from hashlib import sha256
 from typing import Any, TypeVar
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, Func, OuterRef, Q, QuerySet, Subquery
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -30,10 +30,35 @@ OPEN_FACETS = {"mechanism", "status", "phase"}  # shown unfolded on the list pag
 # --- Counts ---------------------------------------------------------------------------------
 
 
+NOT_RECORDED_LABEL = "Not recorded"
+
+
 def count_by(queryset: QuerySet[Any], field: str, choices: Iterable[tuple[str, str]]) -> list[Row]:
     """One query: [(code, label, count)] for every code of a vocabulary, zero included."""
     counts = dict(queryset.order_by().values_list(field).annotate(n=Count("pk")).values_list(field, "n"))
     return [(code, label, counts.get(code, 0)) for code, label in choices]
+
+
+def count_by_recorded(queryset: QuerySet[Any], field: str, choices: Iterable[tuple[str, str]]) -> list[Row]:
+    """One query: `count_by`, and last (NOT_RECORDED, "Not recorded", the trials with no value)."""
+    rows = count_by(queryset, field, [*choices, ("", NOT_RECORDED_LABEL)])
+    return [*rows[:-1], (NOT_RECORDED, NOT_RECORDED_LABEL, rows[-1][2])]
+
+
+def unlinked_count(trials: QuerySet[Any], links: Any) -> Subquery:
+    """An expression, computed once within the query that holds it: how many of `trials` have no row in `links`
+    (a model with a `trial` foreign key). Adds no query to the facet's."""
+    missing = trials.order_by().filter(~Exists(links.objects.filter(trial=OuterRef("pk"))))
+    return Subquery(missing.annotate(n=Func(F("pk"), function="COUNT")).values("n")[:1])
+
+
+def with_not_recorded(rows: list[Any], code: str, label: str, count: str) -> list[Row]:
+    """[(code, label, count)] of `rows` (objects with those attributes) and a last NOT_RECORDED row, its count read
+    from the rows' `missing` (the same on each row)."""
+    missing = rows[0].missing if rows else 0
+    return [(getattr(r, code), getattr(r, label), getattr(r, count)) for r in rows] + [
+        (NOT_RECORDED, NOT_RECORDED_LABEL, missing or 0)
+    ]
 
 
 def count_by_status(queryset: QuerySet[Any], today: date | None = None) -> list[Row]:
@@ -85,30 +110,44 @@ def facet_counts(filterset: TrialFilter) -> list[Facet]:
     # Meta.ordering does not apply to aggregate queries: order explicitly.
     # only(): the mechanisms' long texts would be carried through the join, one copy per link.
     mechanisms = (
-        Mechanism.objects.only("slug", "name", "position").with_trial_count(others("mechanism")).order_by("position")
+        Mechanism.objects.only("slug", "name", "position")
+        .with_trial_count(others("mechanism"))
+        .annotate(missing=unlinked_count(others("mechanism"), TrialMechanism))
+        .order_by("position")
     )
-    facets.append(("mechanism", [(m.slug, m.name, m.trial_count) for m in mechanisms]))
+    facets.append(("mechanism", with_not_recorded(list(mechanisms), "slug", "name", "trial_count")))
 
     facets.append(("status", count_by_status(others("status"), filterset.today)))
-    facets.append(("phase", count_by(others("phase"), "phase", Phase.choices)))
+    facets.append(("phase", count_by_recorded(others("phase"), "phase", Phase.choices)))
 
-    types = DiabetesTypeTerm.objects.annotate(n=Count("trials", filter=Q(trials__in=others("diabetes_type")))).order_by(
-        "position"
-    )
-    facets.append(("diabetes_type", [(t.code, t.label, t.n) for t in types]))
+    through = Trial.diabetes_types.through
+    types = DiabetesTypeTerm.objects.annotate(
+        n=Count("trials", filter=Q(trials__in=others("diabetes_type"))),
+        missing=unlinked_count(others("diabetes_type"), through),
+    ).order_by("position")
+    facets.append(("diabetes_type", with_not_recorded(list(types), "code", "label", "n")))
 
-    facets.append(("cell_source", count_by(others("cell_source"), "cell_source", CellSource.choices)))
+    facets.append(("cell_source", count_by_recorded(others("cell_source"), "cell_source", CellSource.choices)))
 
-    routes = RouteTerm.objects.annotate(n=Count("trials", filter=Q(trials__in=others("route")))).order_by("position")
-    facets.append(("route", [(t.code, t.label, t.n) for t in routes]))
+    routes = RouteTerm.objects.annotate(
+        n=Count("trials", filter=Q(trials__in=others("route"))),
+        missing=unlinked_count(others("route"), Trial.routes.through),
+    ).order_by("position")
+    facets.append(("route", with_not_recorded(list(routes), "code", "label", "n")))
 
     # Countries no trial has are left out by options(), not by a HAVING clause, which would count twice.
-    countries = Country.objects.annotate(n=Count("trials", filter=Q(trials__in=others("country")))).order_by("name")
-    facets.append(("country", [(c.code, c.name, c.n) for c in countries]))
+    countries = Country.objects.annotate(
+        n=Count("trials", filter=Q(trials__in=others("country"))),
+        missing=unlinked_count(others("country"), Trial.countries.through),
+    ).order_by("name")
+    facets.append(("country", with_not_recorded(list(countries), "code", "name", "n")))
 
-    facets.append(("sponsor_class", count_by(others("sponsor_class"), "sponsor_class", SponsorClass.choices)))
+    facets.append(("sponsor_class", count_by_recorded(others("sponsor_class"), "sponsor_class", SponsorClass.choices)))
     facets.append(
-        ("immunosuppression", count_by(others("immunosuppression"), "immunosuppression", Immunosuppression.choices))
+        (
+            "immunosuppression",
+            count_by_recorded(others("immunosuppression"), "immunosuppression", Immunosuppression.choices),
+        )
     )
 
     return [

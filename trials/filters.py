@@ -107,18 +107,28 @@ class CodeListField(forms.Field):
 
 
 def vocabulary(choices):
-    codes = frozenset(code for code, _ in choices)
+    """The codes of `choices` and NOT_RECORDED (the trials with no value)."""
+    codes = frozenset(code for code, _ in choices) | {NOT_RECORDED}
     return lambda values: codes.intersection(values)
 
 
 def known_mechanisms(values):
-    """Query: the mechanism slugs among `values`."""
-    return set(Mechanism.objects.filter(slug__in=values).values_list("slug", flat=True))
+    """Query: the mechanism slugs among `values` (and NOT_RECORDED)."""
+    return set(Mechanism.objects.filter(slug__in=values).values_list("slug", flat=True)) | {NOT_RECORDED} & set(values)
 
 
 def known_countries(values):
-    """Query: the country codes among `values`."""
-    return set(Country.objects.filter(code__in=values).values_list("code", flat=True))
+    """Query: the country codes among `values` (and NOT_RECORDED)."""
+    return set(Country.objects.filter(code__in=values).values_list("code", flat=True)) | {NOT_RECORDED} & set(values)
+
+
+def linked(links, value):
+    """A condition on trials: linked by `links` (a queryset of link rows filtered to the values asked for), or, if
+    NOT_RECORDED is among `value`, with no link at all (`links.model`'s rows of the trial)."""
+    condition = Exists(links.filter(trial=OuterRef("pk")))
+    if NOT_RECORDED in value:
+        condition = Q(condition) | ~Exists(links.model.objects.filter(trial=OuterRef("pk")))
+    return condition
 
 
 class CodeFilter(Filter):
@@ -134,6 +144,21 @@ class ListForm(forms.Form):
 
     def clean_q(self):
         return " ".join((self.cleaned_data.get("q") or "").split())
+
+    def clean(self):
+        cleaned = super().clean()
+        after, before = cleaned.get("started_after"), cleaned.get("started_before")
+        if after and before and after > before:
+            self.add_error(
+                "started_before",
+                forms.ValidationError(
+                    "“On or before” (%(before)s) is earlier than “on or after” (%(after)s): no trial can start in "
+                    "that range. Swap the two dates or remove one.",
+                    code="inverted_range",
+                    params={"before": before.isoformat(), "after": after.isoformat()},
+                ),
+            )
+        return cleaned
 
 
 class TrialFilter(FilterSet):
@@ -204,7 +229,10 @@ class TrialFilter(FilterSet):
         return queryset
 
     def filter_in(self, queryset, name, value):
-        return queryset.filter(**{f"{name}__in": value})
+        condition = Q(**{f"{name}__in": value})
+        if NOT_RECORDED in value:
+            condition |= Q(**{name: ""})
+        return queryset.filter(condition)
 
     def filter_status(self, queryset, name, value):
         """The status as shown to readers: stale active statuses count as unknown (see StatusDisplay)."""
@@ -222,19 +250,19 @@ class TrialFilter(FilterSet):
         return queryset.filter(condition)
 
     def filter_mechanism(self, queryset, name, value):
-        return queryset.filter(Exists(TrialMechanism.objects.filter(trial=OuterRef("pk"), mechanism__slug__in=value)))
+        return queryset.filter(linked(TrialMechanism.objects.filter(mechanism__slug__in=value), value))
 
     def filter_diabetes_type(self, queryset, name, value):
         through = Trial.diabetes_types.through
-        return queryset.filter(Exists(through.objects.filter(trial=OuterRef("pk"), diabetestypeterm__in=value)))
+        return queryset.filter(linked(through.objects.filter(diabetestypeterm__in=value), value))
 
     def filter_route(self, queryset, name, value):
         through = Trial.routes.through
-        return queryset.filter(Exists(through.objects.filter(trial=OuterRef("pk"), routeterm__in=value)))
+        return queryset.filter(linked(through.objects.filter(routeterm__in=value), value))
 
     def filter_country(self, queryset, name, value):
         through = Trial.countries.through
-        return queryset.filter(Exists(through.objects.filter(trial=OuterRef("pk"), country__in=value)))
+        return queryset.filter(linked(through.objects.filter(country__in=value), value))
 
     def filter_search(self, queryset, name, value):
         """The trials whose indexed text matches the query, synonyms expanded (trials/search.py), or one of whose
@@ -256,6 +284,11 @@ class TrialFilter(FilterSet):
     @property
     def page_size(self):
         return self.form.cleaned_data.get("page_size") or PAGE_SIZE_DEFAULT
+
+    @property
+    def others_asked(self):
+        """Whether filters other than the search were given."""
+        return any(self.form.cleaned_data.get(name) not in (None, "", []) for name in self.filters if name != "q")
 
     @property
     def is_filtered(self):

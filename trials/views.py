@@ -9,6 +9,7 @@ from trials.chart_counts import home_chart_counts, mechanism_chart_counts
 from trials.charts.figures import charts
 from trials.evidence import mechanism_outcomes
 from trials.facets import cached_counts, home_counts, list_counts, mechanism_counts, mechanism_trials
+from trials.filter_summary import filters_in_force
 from trials.filters import (
     LIST_MULTI_PARAMETERS,
     LIST_SINGLE_PARAMETERS,
@@ -21,6 +22,7 @@ from trials.models import Trial, TrialMechanism
 from trials.page_cache import cache_parameters, not_cached
 from trials.pathway import steps_with_counts
 from trials.status import OPEN_STATUSES, STATUS_EXPLANATIONS, activity_rank, status_stale_q
+from trials.suggestions import suggest
 from trials.trial_page import former_address, published_trials, trial_page
 from trials.vocabularies import OverallStatus
 
@@ -118,8 +120,12 @@ def trial_list(request):
             "trials": page.object_list,
             "total": paginator.count,
             "is_filtered": filterset.is_filtered,
+            "others_asked": filterset.others_asked,
+            "active_filters": filters_in_force(filterset, facets),
         }
     )
+    if not paginator.count and filterset.search_text:
+        context["suggestions"] = suggest(filterset)  # a few queries, on an empty page only
     return render(request, "trials/trial_list.html", context)
 
 
