@@ -16,7 +16,7 @@ Triggers keep them in step, whoever writes: on the trial (SQLite: after each wri
 `search_document`), and on every table that feeds the text (identifiers, mechanisms' links and names,
 publications, sites, countries, routes, diabetes types), which rebuild the text of the trials they touch.
 `install` puts them in place after each `migrate` (the post_migrate signal, as for the data version) and
-rebuilds every trial's text, since a migration may have remade a table without its triggers. Migration 0009 makes
+rebuilds every trial's text, since a migration may have remade a table without its triggers. Migration 0012 makes
 the FTS5 table and, undone, removes the triggers and the table (`create_index`, `remove_index`).
 """
 
@@ -221,7 +221,7 @@ def postgresql_statements() -> list[str]:
 
 
 # PostgreSQL: the trial's trigger function as migration 0005 made it (the trial's own columns), put back when the
-# index is removed (migration 0009 undone), since migrations 0005 and 0008 name the function.
+# index is removed (migration 0012 undone), since migrations 0005 and 0008 name the function.
 PG_FIRST_FUNCTION = f"""
     CREATE OR REPLACE FUNCTION {PG_TRIAL_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -240,7 +240,7 @@ PG_FIRST_FUNCTION = f"""
 
 
 def create_index(connection) -> None:
-    """SQLite: the FTS5 table (migration 0009); the triggers and its rows come with `install`."""
+    """SQLite: the FTS5 table (migration 0012); the triggers and its rows come with `install`."""
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute(
@@ -250,7 +250,7 @@ def create_index(connection) -> None:
 
 
 def remove_index(connection) -> None:
-    """Undo `create_index` and `install` (migration 0009 undone): the triggers, and the FTS5 table (SQLite) or the
+    """Undo `create_index` and `install` (migration 0012 undone): the triggers, and the FTS5 table (SQLite) or the
     related tables' functions (PostgreSQL, whose trial function goes back to migration 0005's)."""
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
@@ -268,7 +268,7 @@ def needed_tables() -> set[str]:
 
 
 def install(using: str = "default", **kwargs) -> None:
-    """Put the triggers in place and rebuild every trial's text (post_migrate, and migration 0009). Idempotent."""
+    """Put the triggers in place and rebuild every trial's text (post_migrate, and migration 0012). Idempotent."""
     connection = connections[using]
     if connection.vendor not in ("sqlite", "postgresql"):
         return
@@ -278,11 +278,11 @@ def install(using: str = "default", **kwargs) -> None:
         if not needed_tables() <= existing:
             return  # migrated part of the way: the next migrate installs them
         if connection.vendor == "postgresql" and not kwargs.get("in_migration"):
-            cursor.execute("SELECT 1 FROM django_migrations WHERE app = 'trials' AND name = %s", ["0009_search_index"])
+            cursor.execute("SELECT 1 FROM django_migrations WHERE app = 'trials' AND name = %s", ["0012_search_index"])
             if cursor.fetchone() is None:
-                return  # before migration 0009, or with it undone
+                return  # before migration 0012, or with it undone
         elif FTS_TABLE not in existing:
-            return  # before migration 0009, which makes it
+            return  # before migration 0012, which makes it
         columns = {column.name for column in connection.introspection.get_table_description(cursor, trials)}
     if "search_document" not in columns:
         return

@@ -19,6 +19,6 @@ def remove(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("trials", "0008_record_sources_sites_outcomes")]
+    dependencies = [("trials", "0011_trial_edit_version")]
 
     operations = [migrations.RunPython(create, remove)]
