@@ -454,8 +454,8 @@ def test_enrollment_messages(client, curator, changes, message):
     ("confirmed", "shown"),
     [
         (datetime.date(2024, 11, 24), "Recruiting"),  # exactly 2 years: still confirmed
-        (datetime.date(2024, 11, 23), "Unknown status (last confirmed on 23 November 2024)"),
-        (None, "Unknown status (never confirmed)"),
+        (datetime.date(2024, 11, 23), "Not confirmed for over 2 years (last confirmed on 23 November 2024)"),
+        (None, "Not confirmed for over 2 years (never confirmed)"),
     ],
 )
 def test_list_shows_an_unconfirmed_active_status_as_unknown(client, curator, confirmed, shown):

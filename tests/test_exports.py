@@ -321,7 +321,8 @@ def test_status_shown_follows_the_staleness_rule(client):
     trial = TrialFactory(overall_status="RECRUITING", status_confirmed_on=datetime.date(2021, 5, 3))
     [row] = export(client)
     assert row["overall_status"] == "RECRUITING"
-    assert row["status_shown"] == trial.status_display().label == "Unknown status (last confirmed on 3 May 2021)"
+    shown = "Not confirmed for over 2 years (last confirmed on 3 May 2021)"
+    assert row["status_shown"] == trial.status_display().label == shown
 
 
 def test_identifiers_with_a_slash_make_a_working_address(client):

@@ -12,7 +12,7 @@ from tests.factories import (
     TrialMechanismFactory,
 )
 from trials.models import RegistryIdentifier, Trial
-from trials.status import StatusDisplay, record_stale_q, status_stale_q
+from trials.status import STALE, StatusDisplay, record_stale_q, status_stale_q
 from trials.vocabularies import (
     IDENTIFIER_FORMATS,
     CurationState,
@@ -278,9 +278,9 @@ def test_active_status_goes_unknown_after_two_years(confirmed, stale):
     shown = display(overall_status=OverallStatus.RECRUITING, status_confirmed_on=confirmed)
     assert shown.status_stale is stale
     if stale:
-        assert shown.code == OverallStatus.UNKNOWN
+        assert shown.code == STALE
         expected = "last confirmed on 23 November 2024" if confirmed else "never confirmed"
-        assert shown.label == f"Unknown status ({expected})"
+        assert shown.label == f"Not confirmed for over 2 years ({expected})"
         assert "Recruiting" in shown.explanation
     else:
         assert shown.label == "Recruiting"

@@ -150,7 +150,7 @@ def test_home_counts_statuses_as_shown(client):
     trial_with(overall_status="")
     page = text(client.get(reverse("home")))
     assert "2 trials — none is an approved treatment" in page
-    assert "Unknown status 1" in page and "Status not recorded 1" in page
+    assert "Not confirmed for over 2 years 1" in page and "Status not recorded 1" in page
     assert "Recruiting 1" not in page
 
 
@@ -331,7 +331,7 @@ def test_stale_status_is_shown_as_unknown_with_its_date(client):
         last_reviewed_on=datetime.date(2024, 1, 1),
     )
     page = text(client.get(trial.get_absolute_url()))
-    assert "Unknown status (last confirmed on 5 March 2021)" in page
+    assert "Not confirmed for over 2 years (last confirmed on 5 March 2021)" in page
     assert "May be out of date" in page
 
 

@@ -182,7 +182,7 @@ COLUMNS = [
     Column(
         "status_shown",
         "The status as the site shows it to readers, in words, after the staleness rule: an active status not "
-        "confirmed for over 2 years reads “Unknown status (last confirmed on …)”.",
+        "confirmed for over 2 years reads “Not confirmed for over 2 years (last confirmed on …)”.",
         lambda trial, today: StatusDisplay.for_trial(trial, today).label,
     ),
     Column("phase", f"ClinicalTrials.gov phase code: {codes(Phase)}; empty if not known.", field("phase")),

@@ -23,6 +23,7 @@ from trials.search import identifier_matches, text_matches, text_rank
 from trials.status import (
     ACTIVE_STATUSES,
     NOT_RECORDED,
+    STALE,
     STATUS_CHOICES,
     activity_rank,
     shown_status,
@@ -34,7 +35,6 @@ from trials.vocabularies import (
     CellSource,
     DiabetesType,
     Immunosuppression,
-    OverallStatus,
     Phase,
     Route,
     SponsorClass,
@@ -235,14 +235,15 @@ class TrialFilter(FilterSet):
         return queryset.filter(condition)
 
     def filter_status(self, queryset, name, value):
-        """The status as shown to readers: stale active statuses count as unknown (see StatusDisplay)."""
+        """The status as shown to readers: stale active statuses are STALE, not their stored status, nor the
+        registry's own "Unknown status" (see StatusDisplay)."""
         stale = status_stale_q(self.today)
         condition = Q(pk__in=[])
         for code in value:
             if code == NOT_RECORDED:
                 condition |= Q(overall_status="")
-            elif code == OverallStatus.UNKNOWN:
-                condition |= Q(overall_status=OverallStatus.UNKNOWN) | stale
+            elif code == STALE:
+                condition |= stale
             elif code in ACTIVE_STATUSES:
                 condition |= Q(overall_status=code) & ~stale
             else:

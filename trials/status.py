@@ -31,8 +31,14 @@ STATUS_EXPLANATIONS: dict[str, str] = {
     OverallStatus.TERMINATED: "The trial stopped early and will not start again.",
     OverallStatus.COMPLETED: "The trial has ended normally; that says nothing about whether the therapy worked.",
     OverallStatus.WITHDRAWN: "The trial stopped before its first participant was enrolled.",
-    OverallStatus.UNKNOWN: "The trial's status has not been confirmed for a long time; it may have ended.",
+    OverallStatus.UNKNOWN: "The registry itself says the status is unknown: its sponsor has not confirmed it for "
+    "a long time, and the trial may have ended.",
 }
+
+# This registry's own rule, told apart from the registry's "Unknown status": an active status not confirmed by a
+# source for over STATUS_STALE_AFTER_YEARS years. A value of the status filter and facet, never stored.
+STALE = "STALE"
+STALE_LABEL = "Not confirmed for over 2 years"
 
 
 STATUS_STALE_AFTER_YEARS = 2  # an "active" status not confirmed for longer is shown as unknown
@@ -70,13 +76,14 @@ class StatusDisplay:
 
     - no stored status: "Status not recorded";
     - a status that claims activity (not yet recruiting, recruiting, enrolling by invitation, active not
-      recruiting) whose confirmation is over 2 years old, or missing: "Unknown status (last confirmed on …)",
+      recruiting) whose confirmation is over 2 years old, or missing: "Not confirmed for over 2 years (last
+      confirmed on …)", the code STALE (not the registry's own "Unknown status"),
       the stored status kept;
     - otherwise the stored status in plain words.
     `record_stale` says the whole record was not reviewed for over 12 months (or never).
     """
 
-    code: str  # the status code shown: the stored one, UNKNOWN when the rule applies, "" when not recorded
+    code: str  # the status code shown: the stored one, STALE when the rule applies, "" when not recorded
     label: str
     explanation: str
     confirmed_on: date | None
@@ -110,8 +117,8 @@ class StatusDisplay:
             precision = getattr(trial, "status_confirmed_on_precision", "") or "DAY"
             when = f"last confirmed {confirmed_in_words(confirmed, precision)}" if confirmed else "never confirmed"
             return cls(
-                OverallStatus.UNKNOWN,
-                f"Unknown status ({when})",
+                STALE,
+                f"{STALE_LABEL} ({when})",
                 f"The last status given was “{OverallStatus(status).label}”, but it has not been confirmed "
                 f"for over {STATUS_STALE_AFTER_YEARS} years; the trial may have ended.",
                 confirmed,
@@ -137,13 +144,13 @@ def record_stale_q(today: date | None = None) -> Q:
     return Q(last_reviewed_on__isnull=True) | Q(last_reviewed_on__lt=cutoff)
 
 
-NOT_RECORDED = "NOT_RECORDED"  # the status filter's value for trials with no status recorded
-STATUS_CHOICES = [*OverallStatus.choices, (NOT_RECORDED, "Status not recorded")]
+NOT_RECORDED = "NOT_RECORDED"  # the filters' value for trials with no value recorded
+STATUS_CHOICES = [*OverallStatus.choices, (STALE, STALE_LABEL), (NOT_RECORDED, "Status not recorded")]
 
 
 def shown_status(today: date | None = None) -> Case:
-    """An expression: the status code readers see (UNKNOWN for a stale active status, '' when not recorded)."""
-    return Case(When(status_stale_q(today), then=Value(OverallStatus.UNKNOWN)), default=F("overall_status"))
+    """An expression: the status code readers see (STALE for a stale active status, '' when not recorded)."""
+    return Case(When(status_stale_q(today), then=Value(STALE)), default=F("overall_status"))
 
 
 # The list's default order (sort=active): trials a reader could take part in first, then those still treating or
@@ -169,5 +176,5 @@ def activity_rank(today: date | None = None) -> Case:
 
 def status_rank() -> Case:
     """Order of statuses as shown: the vocabulary's order, 'not recorded' last."""
-    ranks = [When(shown=code, then=Value(rank)) for rank, code in enumerate(OverallStatus.values)]
+    ranks = [When(shown=code, then=Value(rank)) for rank, code in enumerate([*OverallStatus.values, STALE])]
     return Case(*ranks, default=Value(len(ranks)), output_field=IntegerField())

@@ -2,9 +2,11 @@ from django.core.paginator import Paginator
 from django.db.models import F, Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from mechanisms.models import Mechanism, PathwayStep
+from trials.card_flags import card_flags
 from trials.chart_counts import home_chart_counts, mechanism_chart_counts
 from trials.charts.figures import charts
 from trials.evidence import mechanism_outcomes
@@ -113,6 +115,8 @@ def trial_list(request):
     paginator = CountedPaginator(list_prefetches(trials), filterset.page_size, total)
     number = min(filterset.form.cleaned_data.get("page") or 1, paginator.num_pages)
     page = paginator.page(number)
+    for trial in page.object_list:  # evaluated once here, then shown: the flags read the trial's own fields
+        trial.reader_flags = card_flags(trial, filterset.today)
     context.update(
         {
             "page": page,
@@ -259,7 +263,6 @@ def trial_export(request):
     """/trials/export.csv: every trial /trials/ shows for the same parameters (all pages, in the same order), as
     streamed CSV. Invalid parameters get the list's own 400 page. One query for the rows, whatever their number."""
     from django.http import StreamingHttpResponse
-    from django.utils import timezone
 
     from trials.exports import csv_lines, export_filename, export_rows, in_chunks
 
