@@ -65,6 +65,8 @@ def test_the_sitemap_lists_every_published_trial_mechanism_and_page_with_its_las
         f"{SITE}/mechanisms/trophic-support/",
         f"{SITE}/trials/NCT07654321/",
         f"{SITE}/trials/cord-blood-t2d/",
+        f"{SITE}/trials/NCT07654321/changes/",  # each trial's public change log
+        f"{SITE}/trials/cord-blood-t2d/changes/",
     }
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d", lastmod or "") for lastmod in urls.values()), urls
     assert urls[f"{SITE}/trials/NCT07654321/"] == published.updated_at.date().isoformat()
@@ -87,10 +89,10 @@ def test_the_sitemap_uses_the_site_address_whatever_the_host_asked(client, trial
 def test_the_sitemap_makes_a_fixed_number_of_queries(client, trials, django_assert_num_queries, extra):
     for _ in range(extra):
         SourceFactory(trial=trial_with(mechanisms=["angiogenesis"]))
-    # The data version (the pages' cache's, the pages' lastmod too); the mechanisms and the trials, each counted by
-    # the paginator and read.
-    with django_assert_num_queries(5):
-        assert len(sitemap(client)) == 12 + extra
+    # The data version (the pages' cache's, the pages' lastmod too); the mechanisms, the trials and their change
+    # logs, each counted by the paginator and read.
+    with django_assert_num_queries(7):
+        assert len(sitemap(client)) == 12 + 2 * extra + 2
 
 
 def test_robots_txt_names_the_sitemap_and_keeps_crawlers_off_the_admin_the_exports_and_the_api(client):

@@ -58,6 +58,15 @@ class TrialSitemap(SiteUrlSitemap):
         return trial.updated_at
 
 
+class TrialChangesSitemap(TrialSitemap):
+    """Each published trial's public change log (/trials/<identifier>/changes/)."""
+
+    changefreq = "weekly"
+
+    def location(self, trial):
+        return reverse("trials:changes", args=[trial.public_key])
+
+
 class MechanismSitemap(SiteUrlSitemap):
     changefreq = "weekly"
 
@@ -85,4 +94,9 @@ class PageSitemap(SiteUrlSitemap):
         return self.changed_at
 
 
-SITEMAPS = {"pages": PageSitemap, "mechanisms": MechanismSitemap, "trials": TrialSitemap}
+SITEMAPS = {
+    "pages": PageSitemap,
+    "mechanisms": MechanismSitemap,
+    "trials": TrialSitemap,
+    "changes": TrialChangesSitemap,
+}
