@@ -1,11 +1,14 @@
 """The document's four mechanisms and three pathway steps.
 
 Both are fixed by the source document and loaded by a data migration; curators may edit
-the wording in the admin, but not add or remove entries.
+the wording in the admin, but not add or remove entries, and their changes wait for an editor (WordingChange).
 """
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 
 class ExplainedConcept(models.Model):
@@ -64,3 +67,72 @@ class PathwayStep(ExplainedConcept):
 
     class Meta(ExplainedConcept.Meta):
         verbose_name = "pathway step"
+
+
+class WordingChangeStatus(models.TextChoices):
+    PENDING = "PENDING", "Waiting for an editor"
+    APPROVED = "APPROVED", "Approved"
+    SENT_BACK = "SENT_BACK", "Sent back"
+
+
+class WordingChange(models.Model):
+    """A curator's change of the public wording of a mechanism or a pathway step: readers keep the approved wording
+    until an editor approves it (mechanisms/actions.py)."""
+
+    mechanism = models.ForeignKey(
+        Mechanism, on_delete=models.CASCADE, null=True, blank=True, related_name="wording_changes"
+    )
+    pathway_step = models.ForeignKey(
+        PathwayStep, on_delete=models.CASCADE, null=True, blank=True, related_name="wording_changes"
+    )
+    changes = models.JSONField(help_text='Field by field: {"summary": {"old": "...", "new": "..."}}.')
+    status = models.CharField(max_length=10, choices=WordingChangeStatus.choices, default=WordingChangeStatus.PENDING)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    reason = models.TextField(
+        blank=True, help_text="Why an editor sends the change back (required then); the curator reads it."
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "change of wording"
+        verbose_name_plural = "changes of wording"
+        permissions = [("approve_wordingchange", "Can approve or send back changes of the public wording")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(mechanism__isnull=False, pathway_step__isnull=True)
+                | Q(mechanism__isnull=True, pathway_step__isnull=False),
+                name="wording_change_one_concept",
+                violation_error_message="A change of wording is of one mechanism or one pathway step.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=WordingChangeStatus.values),
+                name="wording_change_status_valid",
+                violation_error_message="A change of wording waits, is approved or is sent back.",
+            ),
+            models.UniqueConstraint(
+                fields=["mechanism"],
+                condition=Q(status="PENDING"),
+                name="wording_change_one_pending_mechanism",
+                violation_error_message="A change of this mechanism's wording already waits for an editor.",
+            ),
+            models.UniqueConstraint(
+                fields=["pathway_step"],
+                condition=Q(status="PENDING"),
+                name="wording_change_one_pending_step",
+                violation_error_message="A change of this step's wording already waits for an editor.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.concept}: {', '.join(self.changes)}"
+
+    @property
+    def concept(self):
+        return self.mechanism or self.pathway_step

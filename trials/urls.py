@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import feeds, views
+from . import feeds, preview, views
 
 app_name = "trials"
 
@@ -11,5 +11,6 @@ urlpatterns = [
     # Before the trial's own address, which would take "NCT…/changes" for a key.
     path("<path:key>/changes/", views.trial_changes, name="changes"),
     path("<path:key>/feed/", feeds.trial_feed, name="trial_feed"),
+    path("preview/<int:pk>/", preview.trial_preview, name="preview"),  # staff only, never cached
     path("<path:key>/", views.trial_detail, name="detail"),
 ]

@@ -5,6 +5,7 @@ docs/adr/0001-actions-layer.md). One module per job; every public name is re-exp
 - `records`: a record of the registry's data format as a trial and everything it links to;
 - `initial_data`: the curated data file, and how a database holding an older version of it upgrades;
 - `workflow`: draft → in review → published, and who may make each move; review dates;
+- `pending_changes`: a curator's change of a published trial, waiting for an editor's approval;
 - `roles`: the Curator and Editor groups and their permissions;
 - `edit_versions`: no lost update: a trial's edit version, and who saved what since a page showed it;
 - `registry_updates`: ClinicalTrials.gov imports, the daily check, and resolving what they found;
@@ -19,6 +20,16 @@ from .initial_data import (
     load_trials,
     read_data_file,
     read_records,
+)
+from .pending_changes import (
+    needs_approval,
+    previewed,
+    propose_change,
+    propose_review_dates,
+    public_changes,
+    record_now,
+    send_back,
+    waiting_change,
 )
 from .records import DATE_FIELDS, SCALAR_FIELDS, RecordError, create_trial, trial_fields, write_record
 from .registry_updates import (
@@ -44,6 +55,7 @@ from .workflow import (
     mark_reviewed,
     publication_problems,
     publish,
+    published_problems,
     send_to_review,
     transition,
     transition_problem,
@@ -71,6 +83,7 @@ __all__ = [
     "TRANSITIONS",
     "WorkflowError",
     "publication_problems",
+    "published_problems",
     "integrity_problems",
     "transition",
     "transition_problem",
@@ -82,6 +95,14 @@ __all__ = [
     "EDITOR_PERMISSIONS",
     "ROLES",
     "setup_roles",
+    "needs_approval",
+    "previewed",
+    "propose_change",
+    "propose_review_dates",
+    "public_changes",
+    "record_now",
+    "send_back",
+    "waiting_change",
     "CtgovImportSummary",
     "record_registry_update",
     "ctgov_identifier",

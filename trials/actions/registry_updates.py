@@ -20,6 +20,7 @@ from trials.actions.records import (
     create_trial,
     write_record,
 )
+from trials.actions.workflow import PUBLISH_PERMISSION, published_problems
 from trials.ctgov import CtgovError, limits, validation
 from trials.ctgov.client import FetchError
 from trials.ctgov.compare import apply_registry_values, field_label, registry_changes
@@ -34,7 +35,7 @@ from trials.models import (
     Trial,
 )
 from trials.models.revisions import revision
-from trials.vocabularies import Registry
+from trials.vocabularies import CurationState, Registry
 
 logger = logging.getLogger(__name__)
 
@@ -341,6 +342,8 @@ def resolve_registry_update(*, update, accept=(), user, now=None, seen_version=N
     """
     if not user.has_perm("trials.change_trial"):
         raise PermissionDenied
+    if update.origin == RegistryUpdateOrigin.CURATOR and not user.has_perm(PUBLISH_PERMISSION):
+        raise PermissionDenied  # a curator's change of a published trial: editors approve it
     now = now or timezone.now()
     with transaction.atomic():
         update = RegistryUpdate.objects.select_for_update().get(pk=update.pk)
@@ -349,10 +352,17 @@ def resolve_registry_update(*, update, accept=(), user, now=None, seen_version=N
         accept = [name for name in update.field_names if name in set(accept)]
         if accept and (stale := edit_versions.stale_problem(update.trial_id, seen_version)):
             raise RecordError(stale)
-        if accept and update.origin == RegistryUpdateOrigin.CURATED_DATA:
+        published = Trial.objects.filter(pk=update.trial_id, curation_state=CurationState.PUBLISHED)
+        if accept and not user.has_perm(PUBLISH_PERMISSION) and published.exists():
+            raise RecordError(
+                "The trial is published: what reaches readers is approved by an editor. Ask an editor to accept "
+                "these fields, or dismiss the update."
+            )
+        if accept and update.origin in {RegistryUpdateOrigin.CURATED_DATA, RegistryUpdateOrigin.CURATOR}:
             trial = Trial.objects.select_for_update().get(pk=update.trial_id)
             names = ", ".join(canonical.field_label(name) for name in accept)
-            reason = _reason(f"Accepted from {update.source}: {names}")
+            verb = "Approved the" if update.origin == RegistryUpdateOrigin.CURATOR else "Accepted from"
+            reason = _reason(f"{verb} {update.source}: {names}")
             write_record(trial, {name: update.changes[name]["new"] for name in accept}, reason=reason, user=user)
         elif accept:
             trial = Trial.objects.select_for_update().get(pk=update.trial_id)
@@ -374,6 +384,8 @@ def resolve_registry_update(*, update, accept=(), user, now=None, seen_version=N
             trial._change_reason = _reason(f"Accepted from ClinicalTrials.gov ({update.identifier}): {names}")
             edit_versions.bump(trial)
             trial.save()
+        if accept and (problems := published_problems(update.trial_id)):
+            raise RecordError(f"A published trial cannot take this change: {' '.join(problems)}")
         update.status = RegistryUpdateStatus.ACCEPTED if accept else RegistryUpdateStatus.DISMISSED
         update.accepted_fields = accept
         update.resolved_by = user

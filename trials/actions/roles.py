@@ -16,8 +16,15 @@ CURATOR_PERMISSIONS = [
     "mechanisms.change_mechanism",
     "mechanisms.view_pathwaystep",
     "mechanisms.change_pathwaystep",
+    "mechanisms.view_wordingchange",
 ]
-EDITOR_PERMISSIONS = [*CURATOR_PERMISSIONS, "trials.delete_trial", PUBLISH_PERMISSION]
+EDITOR_PERMISSIONS = [
+    *CURATOR_PERMISSIONS,
+    "trials.delete_trial",
+    PUBLISH_PERMISSION,
+    "mechanisms.change_wordingchange",
+    "mechanisms.approve_wordingchange",
+]
 ROLES = {"Curator": CURATOR_PERMISSIONS, "Editor": EDITOR_PERMISSIONS}
 
 

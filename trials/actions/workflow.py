@@ -56,6 +56,13 @@ def publication_problems(trial, today=None):
     return problems
 
 
+def published_problems(trial_id):
+    """What a published trial lacks after a save, [] when nothing or when it is not published: publishing's rules hold
+    at every save of a published trial, not only when it is published. Queries six times."""
+    trial = Trial.objects.get(pk=trial_id)
+    return publication_problems(trial) if trial.curation_state == CurationState.PUBLISHED else []
+
+
 def transition_problem(*, current, to, user):
     """Why `user` may not move a trial from the curation state `current` to `to`, in plain words; None when they
     may (or when nothing moves). The one check of the workflow's rights: `transition` and the admin's form call it.

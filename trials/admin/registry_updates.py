@@ -110,8 +110,13 @@ class RegistryUpdateAdmin(admin.ModelAdmin):
         update = get_object_or_404(RegistryUpdate.objects.select_related("trial", "resolved_by"), pk=object_id)
         if not self.has_view_permission(request, update):
             raise PermissionDenied
-        can_resolve = update.status == RegistryUpdateStatus.PENDING and self.has_change_permission(request, update)
-        if update.origin == RegistryUpdateOrigin.CURATED_DATA:  # any field of a record, as trials/canonical.py has it
+        curators_change = update.origin == RegistryUpdateOrigin.CURATOR  # editors approve it or send it back
+        can_resolve = update.status == RegistryUpdateStatus.PENDING and (
+            request.user.has_perm(actions.PUBLISH_PERMISSION)
+            if curators_change
+            else self.has_change_permission(request, update)
+        )
+        if update.origin != RegistryUpdateOrigin.CTGOV:  # any field of a record, as trials/canonical.py has it
             label, display = canonical.field_label, canonical.display
 
             def values(trial):
@@ -127,17 +132,25 @@ class RegistryUpdateAdmin(admin.ModelAdmin):
                 self.message_user(request, "Tick the fields to accept, or dismiss the update.", messages.WARNING)
                 return redirect(request.path)
             try:
-                actions.resolve_registry_update(
-                    update=update,
-                    accept=accept,
-                    user=request.user,
-                    seen_version=edit_versions.parse_version(request.POST.get("seen_version")),
-                )
+                if curators_change and not accept:
+                    actions.send_back(update=update, user=request.user, reason=request.POST.get("reason", ""))
+                else:
+                    actions.resolve_registry_update(
+                        update=update,
+                        accept=accept,
+                        user=request.user,
+                        seen_version=edit_versions.parse_version(request.POST.get("seen_version")),
+                    )
             except actions.RecordError as error:
                 self.message_user(request, f"Nothing changed: {error}", messages.ERROR)
                 return redirect(request.path)
             origin = update.identifier or update.get_origin_display().lower()
-            if accept:
+            if accept and curators_change:
+                names = ", ".join(label(name) for name in update.field_names if name in accept)
+                self.message_user(request, f"Approved the {update.source}: {names}. Readers see it now.")
+            elif curators_change:
+                self.message_user(request, f"The {update.source} was sent back, with your reason.", messages.SUCCESS)
+            elif accept:
                 names = ", ".join(label(name) for name in update.field_names if name in accept)
                 self.message_user(request, f"Accepted from {origin}: {names}.", messages.SUCCESS)
             else:
@@ -160,10 +173,13 @@ class RegistryUpdateAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": f"Update from {update.get_origin_display()} for “{update.trial}”",
+            "title": f"Change by {update.proposed_by} of “{update.trial}”, for an editor's approval"
+            if curators_change
+            else f"Update from {update.get_origin_display()} for “{update.trial}”",
             "update": update,
             "rows": rows,
             "can_resolve": can_resolve,
+            "curators_change": curators_change,
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/trials/ctgov_registryupdate_review.html", context)

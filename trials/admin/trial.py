@@ -16,6 +16,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from trials import actions, exports, integrity
 from trials.actions import edit_versions
+from trials.admin.approval import ApprovalMixin
 from trials.admin.forms import (
     MechanismChoicesFormSet,
     RegistryIdentifierForm,
@@ -36,7 +37,7 @@ from trials.admin.list_filters import DiabetesTypeFilter, MechanismFilter, Probl
 from trials.admin.versions import VersionsAdminMixin
 from trials.models import RegistryIdentifier, Source, Trial, TrialMechanism
 from trials.status import StatusDisplay
-from trials.vocabularies import Registry
+from trials.vocabularies import CurationState, Registry
 
 # --- Inlines --------------------------------------------------------------------------------------
 
@@ -94,7 +95,7 @@ CURATION_COLUMNS = [
 
 
 @admin.register(Trial)
-class TrialAdmin(VersionsAdminMixin, SimpleHistoryAdmin):
+class TrialAdmin(ApprovalMixin, VersionsAdminMixin, SimpleHistoryAdmin):
     form = TrialAdminForm
     inlines = [
         RegistryIdentifierInline,
@@ -350,14 +351,16 @@ class TrialAdmin(VersionsAdminMixin, SimpleHistoryAdmin):
         if change:
             obj.edit_version = (form.current_version or 0) + 1  # read and locked by the form's check
             obj._requested_state = obj.curation_state
-            obj.curation_state = (
-                Trial.objects.filter(pk=obj.pk).values_list("curation_state", flat=True).first() or obj.curation_state
-            )
+            obj._saved_state = Trial.objects.filter(pk=obj.pk).values_list("curation_state", flat=True).first()
+            obj.curation_state = obj._saved_state or obj.curation_state
+            self.start_public_change(request, obj)  # a published trial: approval, publishing's rules
         super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         trial = form.instance
+        if not self.finish_public_change(request, trial):
+            return  # rolled back: kept for an editor's approval, or refused
         requested = getattr(trial, "_requested_state", None)
         if requested and requested != trial.curation_state:
             try:
@@ -409,8 +412,17 @@ class TrialAdmin(VersionsAdminMixin, SimpleHistoryAdmin):
 
     @admin.action(description="Mark selected trials reviewed today", permissions=["change"])
     def mark_reviewed_today(self, request, queryset):
+        trials = list(queryset)
+        if not request.user.has_perm(actions.PUBLISH_PERMISSION):  # a published trial's review date waits too
+            waiting = [trial for trial in trials if trial.curation_state == CurationState.PUBLISHED]
+            trials = [trial for trial in trials if trial not in waiting]
+            proposed, refused = actions.propose_review_dates(trials=waiting, user=request.user)
+            if proposed:
+                self.message_user(request, f"{proposed} published trial(s): the review date waits for an editor.")
+            for message in refused:
+                self.message_user(request, f"Not marked: {message}", messages.ERROR)
         try:
-            changed = actions.mark_reviewed(trials=list(queryset), user=request.user, seen=self.seen_versions(request))
+            changed = actions.mark_reviewed(trials=trials, user=request.user, seen=self.seen_versions(request))
         except PermissionDenied:
             self.message_user(request, "You may not change trials.", messages.ERROR)
             return

@@ -1,5 +1,8 @@
 """Registry updates: differences found for a curated trial (on ClinicalTrials.gov, or in a newer version of the curated
-data file), which curators accept field by field or dismiss."""
+data file), which curators accept field by field or dismiss; and a curator's change of a published trial, waiting for an
+editor's approval (trials/actions/pending_changes.py)."""
+
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -25,11 +28,19 @@ class RegistryUpdateStatus(models.TextChoices):
 class RegistryUpdateOrigin(models.TextChoices):
     CTGOV = "CTGOV", "ClinicalTrials.gov"
     CURATED_DATA = "CURATED_DATA", "Curated data file"
+    CURATOR = "CURATOR", "Curator's change"
 
 
 class RegistryUpdateQuerySet(models.QuerySet):
     def pending(self):
         return self.filter(status=RegistryUpdateStatus.PENDING)
+
+    def sent_back(self, days=30):
+        """Curators' changes an editor sent back in the last `days` days, newest first (shown on the trial's page)."""
+        since = timezone.now() - timedelta(days=days)
+        return self.filter(
+            origin=RegistryUpdateOrigin.CURATOR, status=RegistryUpdateStatus.DISMISSED, resolved_at__gte=since
+        ).order_by("-resolved_at")
 
 
 class RegistryUpdate(models.Model):
@@ -65,6 +76,19 @@ class RegistryUpdate(models.Model):
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The curator whose change of a published trial this is (origin: curator's change).",
+    )
+    resolution_note = models.TextField(
+        "reason",
+        blank=True,
+        help_text="Why the editor sent the change back (required then), or what they said approving it.",
+    )
 
     objects = RegistryUpdateQuerySet.as_manager()
 
@@ -80,7 +104,8 @@ class RegistryUpdate(models.Model):
             models.CheckConstraint(
                 condition=in_choices("origin", RegistryUpdateOrigin),
                 name="registry_update_origin_valid",
-                violation_error_message="A registry update comes from ClinicalTrials.gov or from the curated data.",
+                violation_error_message="A registry update comes from ClinicalTrials.gov, the curated data or a "
+                "curator's change.",
             ),
             models.UniqueConstraint(
                 fields=["trial", "origin"],
