@@ -6,12 +6,14 @@ docs/adr/0001-actions-layer.md). One module per job; every public name is re-exp
 - `initial_data`: the curated data file, and how a database holding an older version of it upgrades;
 - `workflow`: draft → in review → published, and who may make each move; review dates;
 - `pending_changes`: a curator's change of a published trial, waiting for an editor's approval;
+- `comments`: the review conversation on a trial;
 - `roles`: the Curator and Editor groups and their permissions;
 - `edit_versions`: no lost update: a trial's edit version, and who saved what since a page showed it;
 - `registry_updates`: ClinicalTrials.gov imports, the daily check, and resolving what they found;
 - `versions`: restoring a whole version of a trial from its history.
 """
 
+from .comments import add_comment
 from .initial_data import (
     INITIAL_DATA,
     RECORD_PREFETCH,
@@ -95,6 +97,7 @@ __all__ = [
     "EDITOR_PERMISSIONS",
     "ROLES",
     "setup_roles",
+    "add_comment",
     "needs_approval",
     "previewed",
     "propose_change",

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from trials import canonical
+from trials.actions.comments import add_comment
 from trials.actions.initial_data import RECORD_PREFETCH
 from trials.actions.records import RecordError, write_record
 from trials.actions.workflow import PUBLISH_PERMISSION
@@ -89,6 +90,9 @@ def send_back(*, update, user, reason, now=None):
         update.resolved_by = user
         update.resolved_at = now or timezone.now()
         update.save(update_fields=["status", "resolution_note", "resolved_by", "resolved_at"])
+        who = update.proposed_by.get_username() if update.proposed_by else "a curator"
+        names = ", ".join(canonical.field_label(name) for name in update.field_names)
+        add_comment(trial=update.trial, user=user, text=f"Sent back the change by {who} ({names}): {reason.strip()}")
     return update
 
 

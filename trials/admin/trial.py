@@ -35,7 +35,7 @@ from trials.admin.inlines import (
 )
 from trials.admin.list_filters import DiabetesTypeFilter, MechanismFilter, ProblemFilter, StalenessFilter
 from trials.admin.versions import VersionsAdminMixin
-from trials.models import RegistryIdentifier, Source, Trial, TrialMechanism
+from trials.models import Comment, RegistryIdentifier, Source, Trial, TrialMechanism
 from trials.status import StatusDisplay
 from trials.vocabularies import CurationState, Registry
 
@@ -224,6 +224,7 @@ class TrialAdmin(ApprovalMixin, VersionsAdminMixin, SimpleHistoryAdmin):
                     "curation_state",
                     "last_reviewed_on",
                     "curator_notes",
+                    "comment",
                     ("created_at", "updated_at", "data_version"),
                     "seen_version",
                 ],
@@ -359,7 +360,10 @@ class TrialAdmin(ApprovalMixin, VersionsAdminMixin, SimpleHistoryAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         trial = form.instance
-        if not self.finish_public_change(request, trial):
+        kept = self.finish_public_change(request, trial)
+        if change and form.cleaned_data.get("comment"):  # the conversation keeps it whatever became of the change
+            actions.add_comment(trial=trial, user=request.user, text=form.cleaned_data["comment"])
+        if not kept:
             return  # rolled back: kept for an editor's approval, or refused
         requested = getattr(trial, "_requested_state", None)
         if requested and requested != trial.curation_state:
@@ -467,6 +471,12 @@ class TrialAdmin(ApprovalMixin, VersionsAdminMixin, SimpleHistoryAdmin):
                         }
                     )
             newer.history_delta_changes = changes
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {})}
+        if str(object_id).isdigit():  # the review conversation, with its authors (one query)
+            extra_context["conversation"] = Comment.objects.filter(trial_id=int(object_id)).select_related("author")
+        return super().change_view(request, object_id, form_url, extra_context=extra_context)
 
     def history_view(self, request, object_id, extra_context=None):
         extra_context = {**(extra_context or {})}

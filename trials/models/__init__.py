@@ -1,12 +1,13 @@
 """The registry's models: trials (`trial`), what they link to (`parts`: registry identifiers, mechanism links,
 publications, sources, sites, published outcomes, related trials), the lookup tables of multi-valued vocabularies
 (`lookups`), and the registry updates found on ClinicalTrials.gov or in a newer curated data file
-(`registry_updates`).
+(`registry_updates`), and the review conversation's comments (`comments`).
 
 The database enforces every vocabulary (trials/vocabularies.py), the order of dates and non-negative enrollment
 with named constraints. Reusable reads are QuerySet methods. Import the models from here: `trials.models.Trial`.
 """
 
+from trials.models.comments import Comment
 from trials.models.lookups import Country, DiabetesTypeTerm, RouteTerm, VocabularyTerm
 from trials.models.parts import (  # noqa: I001 (after the trial they link to)
     Outcome,
@@ -43,4 +44,5 @@ __all__ = [
     "RegistryUpdateOrigin",
     "RegistryUpdateQuerySet",
     "RegistryUpdateStatus",
+    "Comment",
 ]

@@ -39,3 +39,11 @@ def explain(text):
     from trials.glossary import explain as link_terms
 
     return link_terms(text, reverse("glossary"))
+
+
+@register.simple_tag
+def curation_queue():
+    """The curators' start page's counts and links (trials/queue.py), for the admin's index."""
+    from trials.queue import queue
+
+    return queue()
