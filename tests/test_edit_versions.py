@@ -50,7 +50,8 @@ def test_two_stale_forms_never_lose_a_save_of_the_trial_fields(client, ana, ben)
     assert "(Brief title)" in content
     kept = {bound.html_name: bound.value() for bound in response.context["adminform"].form}
     assert kept["summary"] == "Ben's summary."  # Ben's input stays on the page
-    assert kept["brief_title"] == "Islets"  # ... as he typed it: he sees Ana's in the message and the history
+    assert kept["brief_title"] == "Islets, renamed by Ana"  # a field he left alone now shows Ana's value
+    assert "The fields you had not changed now show their values (brief title); yours are kept." in content
     assert int(kept["seen_version"]) == trial.edit_version  # saving again applies his input knowingly
 
     # Saving again (the page's fields, Ana's title taken over) applies his input knowingly.

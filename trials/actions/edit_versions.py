@@ -120,3 +120,33 @@ def stale_problem(trial_id, seen):
     if current is None or current == seen:
         return None
     return conflict_message(trial_id, seen)
+
+
+def as_posted(value):
+    """A field's value as a form posts it (for comparing, and for putting a value back on a page)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if hasattr(value, "pk"):
+        return str(value.pk)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def taken_over(trial_id, seen, posted):
+    """The trial's own fields that a page opened at version `seen` left as they were, but someone else changed since:
+    {name: the value now}. `posted`: {field name: the page's value}. Fields both changed keep the page's value.
+    Two queries."""
+    old = Trial.history.filter(id=trial_id, edit_version__lte=seen).order_by("-history_date", "-history_id").first()
+    if old is None:
+        return {}
+    now = Trial.objects.get(pk=trial_id)
+    result = {}
+    for name, value in posted.items():
+        attname = Trial._meta.get_field(name).attname
+        before, after = as_posted(getattr(old, attname)), getattr(now, attname)
+        if as_posted(value) == before and as_posted(after) != before:
+            result[name] = after
+    return result

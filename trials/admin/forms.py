@@ -303,9 +303,18 @@ class TrialAdminForm(forms.ModelForm):
         self.current_version = edit_versions.current_version(self.instance.pk)  # locked until the save ends
         if seen is None or self.current_version is None or seen == self.current_version:
             return
-        self.add_error(None, edit_versions.conflict_message(self.instance.pk, seen))
+        own = {f.name for f in Trial._meta.concrete_fields}
+        posted = {name: value for name, value in self.cleaned_data.items() if name in own}
+        taken = edit_versions.taken_over(self.instance.pk, seen, posted)
+        message = edit_versions.conflict_message(self.instance.pk, seen)
+        if taken:
+            labels = ", ".join(str(Trial._meta.get_field(name).verbose_name) for name in taken)
+            message += f" The fields you had not changed now show their values ({labels}); yours are kept."
+        self.add_error(None, message)
         self.data = self.data.copy()
         self.data[self.add_prefix("seen_version")] = str(self.current_version)
+        for name, value in taken.items():
+            self.data[self.add_prefix(name)] = edit_versions.as_posted(value)
 
     def _refuse_blocking_problems(self, cleaned):
         """A published trial may not be saved with a blocking integrity problem (trials/integrity.py). Its sources are
