@@ -300,7 +300,7 @@ def test_publish_action_names_what_each_trial_lacks(client, editor):
 
 
 def test_mark_reviewed_today_action(client, curator, frozen_today):
-    trial = TrialFactory(last_reviewed_on=datetime.date(2024, 1, 1))
+    trial = TrialFactory(last_reviewed_on=datetime.date(2024, 1, 1), curation_state=DRAFT)  # published: it waits
     response = run_action(signed_in(client, curator), "mark_reviewed_today", [trial])
     assert Trial.objects.get(pk=trial.pk).last_reviewed_on == frozen_today
     assert "1 trial(s) marked reviewed on 24 November 2026." in messages_of(response)

@@ -313,11 +313,11 @@ def test_accepting_fields_updates_the_trial_and_its_history():
 
 
 def test_accepting_countries_records_one_history_entry():
-    trial = trial_with(identifier="NCT03475563", countries=["SE"], curation_state=CurationState.PUBLISHED)
+    trial = trial_with(identifier="NCT03475563", countries=["SE"], curation_state=CurationState.DRAFT)
     (update,) = import_studies(study("NCT03475563")).updates
     assert update.changes["countries"] == {"old": ["SE"], "new": ["ES"]}
     before = history_count()
-    actions.resolve_registry_update(update=update, accept=["countries"], user=UserFactory(role="Curator"))
+    actions.resolve_registry_update(update=update, accept=["countries"], user=UserFactory(role="Editor"))
     assert list(trial.countries.values_list("code", flat=True)) == ["ES"]
     assert history_count() == before + 1
 
@@ -351,7 +351,7 @@ def test_an_accepted_value_that_breaks_the_trial_is_refused_whole():
     (update,) = import_studies(record).updates
     with pytest.raises(actions.RecordError) as refused:
         actions.resolve_registry_update(
-            update=update, accept=["completion_date", "enrollment"], user=UserFactory(role="Curator")
+            update=update, accept=["completion_date", "enrollment"], user=UserFactory(role="Editor")
         )
     # In a curator's words, never the constraint's name.
     assert "The completion date is before the start date: check both against the registry." in str(refused.value)
