@@ -44,7 +44,11 @@ def propose_wording(*, concept, changes, user, now=None):
 def _resolve(change, user, now):
     if not user.has_perm(APPROVE_PERMISSION):
         raise PermissionDenied
-    change = WordingChange.objects.select_for_update().select_related("mechanism", "pathway_step").get(pk=change.pk)
+    change = (
+        WordingChange.objects.select_for_update(of=("self",))
+        .select_related("mechanism", "pathway_step")
+        .get(pk=change.pk)
+    )
     if change.status != WordingChangeStatus.PENDING:
         raise WordingError(f"This change is already {change.get_status_display().lower()}.")
     change.resolved_by, change.resolved_at = user, now or timezone.now()

@@ -238,13 +238,17 @@ def test_no_stale_page_after_mark_reviewed(client, trial):
 
 
 def test_no_stale_page_after_a_registry_update_is_accepted(client, db):
+    from tests.factories import SourceFactory, TrialMechanismFactory
+
     trial = trial_with(identifier="NCT03475563", countries=["SE"], curation_state=CurationState.PUBLISHED)
+    TrialMechanismFactory(trial=trial)  # what a published trial keeps at every save, an accepted update's too
+    SourceFactory(trial=trial)
     url = trial.get_absolute_url()
     assert "Sweden" in served_from_cache(client, url)
     with open(os.path.join(DATA, "NCT03475563.json")) as file:
         study = json.load(file)
     (update,) = actions.import_ctgov_studies([(reading.study_nct_id(study), study)], source="test").updates
-    actions.resolve_registry_update(update=update, accept=["countries"], user=UserFactory(role="Curator"))
+    actions.resolve_registry_update(update=update, accept=["countries"], user=UserFactory(role="Editor"))
     _, page = get(client, url)
     assert "Spain" in page and "Sweden" not in page
 
