@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trials', '0011_trial_edit_version'),
+        ('trials', '0012_search_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trials', '0012_pending_changes'),
+        ('trials', '0013_pending_changes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
