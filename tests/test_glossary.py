@@ -26,6 +26,7 @@ def test_a_term_is_linked_once_with_its_expansion_and_the_rest_stays_text():
     assert 'title="mesenchymal stromal (or stem) cells">MSC</a>' in html
     assert 'href="/glossary/#hba1c" title="glycated haemoglobin">HbA1c</a>' in html
     assert "<br>" in html
+    assert "glossary/#phase" not in str(explain("A Phase 1/2 study.", "/glossary/"))  # not half of "Phase 1/2"
 
 
 def test_curated_text_is_escaped_before_terms_are_linked():

@@ -167,7 +167,8 @@ TERMS = [
 
 _BY_WORD = {word.lower(): term for term in TERMS for word in term.words}
 _PATTERN = re.compile(
-    r"(?<![\w-])(" + "|".join(re.escape(w) for w in sorted(_BY_WORD, key=len, reverse=True)) + r")(?![\w-])",
+    # Whole words only: not "MSC" in "UC-MSC", nor "Phase 1" in "Phase 1/2".
+    r"(?<![\w/-])(" + "|".join(re.escape(w) for w in sorted(_BY_WORD, key=len, reverse=True)) + r")(?![\w/-])",
     re.IGNORECASE,
 )
 
