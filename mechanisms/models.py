@@ -103,7 +103,7 @@ class WordingChange(models.Model):
         ordering = ["-created_at"]
         verbose_name = "change of wording"
         verbose_name_plural = "changes of wording"
-        permissions = [("approve_wordingchange", "Can approve or send back changes of the public wording")]
+        permissions = [("approve_wordingchange", "Can approve or send back wording changes")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(mechanism__isnull=False, pathway_step__isnull=True)

@@ -35,3 +35,15 @@ def test_every_migration_is_reversible():
     assert Mechanism.objects.count() == 4
     assert Country.objects.count() == 249
     assert RouteTerm.objects.exists()
+
+
+def test_every_permission_name_fits_the_first_auth_schema():
+    """Unmigrating auth to zero narrows permission names to 50 characters (PostgreSQL refuses longer ones): a model's
+    custom permission or a long verbose name would break the reversal above."""
+    from django.apps import apps
+
+    for model in apps.get_models():
+        opts = model._meta
+        names = [f"Can {action} {opts.verbose_name_raw}" for action in opts.default_permissions]
+        names += [name for _, name in opts.permissions]
+        assert all(len(name) <= 50 for name in names), (model.__name__, [n for n in names if len(n) > 50])

@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'change of wording',
                 'verbose_name_plural': 'changes of wording',
                 'ordering': ['-created_at'],
-                'permissions': [('approve_wordingchange', 'Can approve or send back changes of the public wording')],
+                'permissions': [('approve_wordingchange', 'Can approve or send back wording changes')],
                 'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('mechanism__isnull', False), ('pathway_step__isnull', True)), models.Q(('mechanism__isnull', True), ('pathway_step__isnull', False)), _connector='OR'), name='wording_change_one_concept', violation_error_message='A change of wording is of one mechanism or one pathway step.'), models.CheckConstraint(condition=models.Q(('status__in', ['PENDING', 'APPROVED', 'SENT_BACK'])), name='wording_change_status_valid', violation_error_message='A change of wording waits, is approved or is sent back.'), models.UniqueConstraint(condition=models.Q(('status', 'PENDING')), fields=('mechanism',), name='wording_change_one_pending_mechanism', violation_error_message="A change of this mechanism's wording already waits for an editor."), models.UniqueConstraint(condition=models.Q(('status', 'PENDING')), fields=('pathway_step',), name='wording_change_one_pending_step', violation_error_message="A change of this step's wording already waits for an editor.")],
             },
         ),
