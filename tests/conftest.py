@@ -85,3 +85,20 @@ def editor():
     from tests.factories import UserFactory
 
     return UserFactory(role="Editor")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_session_left_on_the_test_database(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, end any session still on it (PostgreSQL only): a server a test started
+    and stopped, or a connection of another thread, would make DROP DATABASE fail ("being accessed by other
+    users") after every test has passed."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
