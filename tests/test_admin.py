@@ -21,7 +21,7 @@ from tests.factories import (
     publishable_trial,
 )
 from trials.exports import COLUMNS
-from trials.models import Publication, RegistryIdentifier, Source, Trial, TrialMechanism
+from trials.models import Comment, Publication, RegistryIdentifier, Source, Trial, TrialMechanism
 from trials.vocabularies import CurationState, OverallStatus
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
@@ -278,7 +278,6 @@ def test_revert_restores_content_never_the_curation_state(client, curator, edito
     [
         ("send_to_review", DRAFT, REVIEW),
         ("publish", REVIEW, PUBLISHED),
-        ("unpublish", PUBLISHED, DRAFT),
     ],
 )
 def test_editor_moves_trials_with_admin_actions(client, editor, action, start, end):
@@ -286,6 +285,52 @@ def test_editor_moves_trials_with_admin_actions(client, editor, action, start, e
     response = run_action(signed_in(client, editor), action, trials)
     assert set(Trial.objects.filter(pk__in=[t.pk for t in trials]).values_list("curation_state", flat=True)) == {end}
     assert any(message.startswith("2 trial(s)") for message in messages_of(response))
+
+
+def unpublish_confirmed(client, trials, reason):
+    """The unpublish action's confirmation page, posted with `reason` (as the page's own form posts it)."""
+    return client.post(
+        reverse("admin:trials_trial_changelist"),
+        {
+            "action": "unpublish",
+            "_selected_action": [trial.pk for trial in trials],
+            "confirmed": "yes",
+            "reason": reason,
+        },
+        follow=True,
+    )
+
+
+def test_unpublishing_from_the_list_asks_a_reason_first_and_an_empty_one_moves_nothing(client, editor):
+    trials = [publishable_trial(curation_state=PUBLISHED, brief_title=f"Trial {n}") for n in (1, 2)]
+    response = run_action(signed_in(client, editor), "unpublish", trials)
+    page = response.content.decode()
+    assert "Unpublish these trials?" in page and "Trial 1" in page and "Trial 2" in page
+    assert 'name="reason"' in page and 'name="confirmed"' in page
+    assert set(Trial.objects.values_list("curation_state", flat=True)) == {PUBLISHED}
+
+    response = unpublish_confirmed(client, trials, "   ")
+    page = response.content.decode()
+    assert "Unpublish these trials?" in page  # the page again, with the error next to the reason
+    assert "Say why the trial goes back to draft" in page
+    assert set(Trial.objects.values_list("curation_state", flat=True)) == {PUBLISHED}
+    assert not Comment.objects.exists()
+
+
+def test_unpublishing_with_a_reason_moves_the_trials_and_says_why_on_each(client, editor):
+    trials = [publishable_trial(curation_state=PUBLISHED, brief_title=f"Trial {n}") for n in (1, 2)]
+    public = trials[0].get_absolute_url()
+    assert client.get(public).status_code == 200
+    response = unpublish_confirmed(signed_in(client, editor), trials, "The sponsor withdrew both records.")
+    assert "2 trial(s) unpublished." in messages_of(response)
+    for trial in trials:
+        trial.refresh_from_db()
+        assert trial.curation_state == DRAFT
+        (comment,) = trial.comments.all()
+        assert comment.text == "Published → Draft: The sponsor withdrew both records." and comment.author == editor
+        assert trial.history.latest().history_change_reason == comment.text
+    client.logout()
+    assert client.get(public).status_code == 404  # readers no longer see it
 
 
 def test_publish_action_names_what_each_trial_lacks(client, editor):

@@ -54,6 +54,16 @@ def test_sending_back_to_draft_needs_a_reason(client, ana, eve):
     assert Comment.objects.get().text == "The sponsor's page is gone."
 
 
+def test_unpublishing_on_the_trials_page_needs_a_reason_too(client, eve):
+    trial = publishable_trial(curation_state=CurationState.PUBLISHED, last_reviewed_on="2026-11-01")
+    response = post_as(client, eve, trial, curation_state=CurationState.DRAFT)
+    assert "Say why you send the trial back to draft" in response.content.decode()
+    assert Trial.objects.get(pk=trial.pk).curation_state == CurationState.PUBLISHED
+    post_as(client, eve, trial, curation_state=CurationState.DRAFT, comment="Withdrawn by the sponsor.")
+    assert Trial.objects.get(pk=trial.pk).curation_state == CurationState.DRAFT
+    assert Comment.objects.get().text == "Withdrawn by the sponsor."
+
+
 def test_a_comment_made_with_a_change_that_waits_is_kept(client, ana):
     trial = publishable_trial(curation_state=CurationState.PUBLISHED, last_reviewed_on="2026-11-01")
     response = post_as(client, ana, trial, acronym="NEW", comment="New acronym from the 2026 paper.")

@@ -148,6 +148,39 @@ def test_a_bulk_action_refuses_a_trial_saved_since_the_list_was_shown(client, an
     assert (stale.curation_state, fresh.curation_state) == (CurationState.REVIEW, CurationState.PUBLISHED)
 
 
+def test_unpublishing_with_a_reason_refuses_a_trial_saved_since_the_list_was_shown(client, ana, editor):
+    stale = publishable_trial(
+        curation_state=CurationState.PUBLISHED, brief_title="Stale", last_reviewed_on="2026-11-01"
+    )
+    fresh = publishable_trial(
+        curation_state=CurationState.PUBLISHED, brief_title="Fresh", last_reviewed_on="2026-11-01"
+    )
+    seen = changelist_versions(client, editor)
+    selected = {"action": "unpublish", "_selected_action": [stale.pk, fresh.pk], **seen}
+    page = client.post(reverse("admin:trials_trial_changelist"), selected).content.decode()
+    for name, version in seen.items():  # the confirmation page carries the versions the list showed
+        assert f'name="{name}" value="{version}"' in page
+
+    client.force_login(ana)  # Ana's note on one of them, saved meanwhile (private: it needs no approval)
+    assert (
+        client.post(change_url(stale), {**opened(client, ana, stale), "curator_notes": "Ana's note."}).status_code
+        == 302
+    )
+
+    client.force_login(editor)
+    confirmed = {**selected, "confirmed": "yes", "reason": "Both records are under review again."}
+    response = client.post(reverse("admin:trials_trial_changelist"), confirmed, follow=True)
+    shown = messages_of(response)
+    assert "1 trial(s) unpublished." in shown
+    assert any(
+        m.startswith("Not unpublished: Stale: This trial was saved by someone else") and "ana" in m for m in shown
+    )
+    stale.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (stale.curation_state, fresh.curation_state) == (CurationState.PUBLISHED, CurationState.DRAFT)
+    assert not stale.comments.exists() and fresh.comments.count() == 1
+
+
 def test_mark_reviewed_refuses_a_trial_saved_since_the_list_was_shown(client, ana, ben):
     trial = publishable_trial(curation_state=CurationState.DRAFT, last_reviewed_on="2026-01-01")
     seen = changelist_versions(client, ben)

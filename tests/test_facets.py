@@ -143,7 +143,7 @@ def test_cached_counts_follow_identifiers_for_a_search(client, trials):
 
 def test_cached_counts_follow_publishing_and_unpublishing(client, trials, editor):
     total = list_counts_seen(client)[0]
-    actions.unpublish(trial=Trial.objects.get(brief_title="Alpha"), user=editor)
+    actions.unpublish(trial=Trial.objects.get(brief_title="Alpha"), user=editor, reason="Withdrawn by its sponsor.")
     assert list_counts_seen(client)[0] == total - 1
     trial = Trial.objects.get(brief_title="Alpha")
     SourceFactory(trial=trial)  # what publishing needs
@@ -192,7 +192,7 @@ def test_the_first_reader_after_publishing_sees_the_new_counts(
     with django_capture_on_commit_callbacks(execute=True):  # as if committed
         trial = publishable_trial(brief_title="Just published")
         editor = UserFactory(role="Editor")
-        actions.unpublish(trial=trial, user=editor)
+        actions.unpublish(trial=trial, user=editor, reason="Checking the sponsor's results again.")
     before = Trial.objects.published().count()
     client.get("/trials/")
     with django_capture_on_commit_callbacks(execute=True):

@@ -219,7 +219,7 @@ def test_no_stale_page_after_workflow_transitions(client, db):
     served_from_cache(client, url)
     assert "Moves through the workflow" in served_from_cache(client, "/trials/")
     editor = UserFactory(role="Editor")
-    actions.unpublish(trial=trial, user=editor)
+    actions.unpublish(trial=trial, user=editor, reason="Checking the sponsor's results again.")
     assert get(client, url)[0].status_code == 404
     assert "Moves through the workflow" not in get(client, "/trials/")[1]
     trial.refresh_from_db()

@@ -34,7 +34,7 @@ def test_editor_publishes_a_complete_trial_in_review_and_unpublishes_it(editor):
     actions.publish(trial=trial, user=editor)
     assert state(trial) == PUBLISHED
     assert Trial.objects.published().filter(pk=trial.pk).exists()
-    actions.unpublish(trial=trial, user=editor)
+    actions.unpublish(trial=trial, user=editor, reason="Checking the sponsor's results again.")
     assert state(trial) == DRAFT
     assert not Trial.objects.published().filter(pk=trial.pk).exists()
 
@@ -58,8 +58,20 @@ def test_curator_may_not_publish(curator):
 def test_curator_may_not_unpublish(curator):
     trial = publishable_trial(curation_state=PUBLISHED)
     with pytest.raises(actions.WorkflowError, match="ask an editor"):
-        actions.unpublish(trial=trial, user=curator)
+        actions.unpublish(trial=trial, user=curator, reason="Not diabetes after all.")
     assert state(trial) == PUBLISHED
+
+
+def test_unpublishing_says_why_in_the_conversation_and_the_history(editor):
+    trial = publishable_trial(curation_state=PUBLISHED)
+    with pytest.raises(actions.WorkflowError, match="Say why the trial goes back to draft"):
+        actions.unpublish(trial=trial, user=editor, reason="  ")
+    assert state(trial) == PUBLISHED and not trial.comments.exists()
+    actions.unpublish(trial=trial, user=editor, reason=" The sponsor withdrew its results. ")
+    assert state(trial) == DRAFT
+    (comment,) = trial.comments.all()
+    assert (comment.author, comment.text) == (editor, "Published → Draft: The sponsor withdrew its results.")
+    assert trial.history.latest().history_change_reason == "Published → Draft: The sponsor withdrew its results."
 
 
 def test_a_draft_goes_to_review_before_it_is_published(editor):

@@ -52,6 +52,7 @@ from .versions import RestoreError, restore_problem, restore_version
 from .workflow import (
     PUBLISH_PERMISSION,
     TRANSITIONS,
+    UNPUBLISH_REASON_MISSING,
     WorkflowError,
     integrity_problems,
     mark_reviewed,
@@ -83,6 +84,7 @@ __all__ = [
     "load_trials",
     "PUBLISH_PERMISSION",
     "TRANSITIONS",
+    "UNPUBLISH_REASON_MISSING",
     "WorkflowError",
     "publication_problems",
     "published_problems",

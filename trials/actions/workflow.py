@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from trials import integrity
 from trials.actions import edit_versions
+from trials.actions.comments import add_comment
+from trials.actions.records import _reason
 from trials.models import Trial
 from trials.models.revisions import revision
 from trials.vocabularies import CurationState
@@ -23,6 +25,12 @@ TRANSITIONS = {
     (CurationState.PUBLISHED, CurationState.REVIEW): PUBLISH_PERMISSION,
     (CurationState.PUBLISHED, CurationState.DRAFT): PUBLISH_PERMISSION,
 }
+
+
+UNPUBLISH_REASON_MISSING = (
+    "Say why the trial goes back to draft: readers no longer see it, and curators read your reason in its review "
+    "conversation."
+)
 
 
 class WorkflowError(Exception):
@@ -81,8 +89,9 @@ def transition_problem(*, current, to, user):
 
 
 @revision()
-def transition(*, trial, to, user, reason="", seen_version=None):
-    """Move `trial` to the curation state `to`, as `user`, recording who and why in its history.
+def transition(*, trial, to, user, reason="", seen_version=None, comment=""):
+    """Move `trial` to the curation state `to`, as `user`, recording who and why in its history. `comment`: why, in the
+    user's words: when the trial moves, it is added to the trial's review conversation and is the history's reason.
 
     Raises WorkflowError (nothing saved) when the move does not exist, the user may not make it, for publishing,
     the trial lacks what a published record needs, or someone saved the trial after the page that asked showed its
@@ -102,9 +111,12 @@ def transition(*, trial, to, user, reason="", seen_version=None):
             raise WorkflowError(trial, problems)
         trial.curation_state = to
         trial._history_user = user
-        trial._change_reason = reason or f"{current.label} → {to.label}"
+        move = f"{current.label} → {to.label}"
+        trial._change_reason = _reason(f"{move}: {comment.strip()}") if comment.strip() else reason or move
         edit_versions.bump(trial)
         trial.save(update_fields=["curation_state", "edit_version", "updated_at"])
+        if comment.strip():
+            add_comment(trial=trial, user=user, text=f"{move}: {comment.strip()}")
     return trial
 
 
@@ -118,8 +130,13 @@ def publish(*, trial, user, seen_version=None):
     return transition(trial=trial, to=CurationState.PUBLISHED, user=user, reason="Published", seen_version=seen_version)
 
 
-def unpublish(*, trial, user, seen_version=None):
-    return transition(trial=trial, to=CurationState.DRAFT, user=user, reason="Unpublished", seen_version=seen_version)
+def unpublish(*, trial, user, reason, seen_version=None):
+    """Take `trial` back to draft (off the public site, when it was published), saying why: `reason` is required, and
+    goes to the trial's review conversation and its history. Raises WorkflowError (nothing moves) when it is blank,
+    or as `transition` does."""
+    if not reason.strip():
+        raise WorkflowError(trial, [UNPUBLISH_REASON_MISSING])
+    return transition(trial=trial, to=CurationState.DRAFT, user=user, comment=reason, seen_version=seen_version)
 
 
 @revision()

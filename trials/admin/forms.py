@@ -168,13 +168,13 @@ class TrialAdminForm(forms.ModelForm):
 
     # The trial's edit version when the page was shown: a save from an older one is refused (no lost update).
     seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
-    # The review conversation (trials/models/comments.py): required when sending a trial in review back to draft.
+    # The review conversation (trials/models/comments.py): required when sending a trial back to draft.
     comment = forms.CharField(
         label="Comment for curators and editors",
         required=False,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
-        help_text="Added to the conversation above when you save; never public. Required when you send a trial in "
-        "review back to draft: say why.",
+        help_text="Added to the conversation above when you save; never public. Required when you send a trial "
+        "back to draft (from review, or off the public site): say why.",
     )
 
     def __init__(self, *args, **kwargs):
@@ -231,7 +231,7 @@ class TrialAdminForm(forms.ModelForm):
             current = Trial.objects.filter(pk=self.instance.pk).values_list("curation_state", flat=True).first()
         if problem := actions.transition_problem(current=current, to=state, user=self.user):
             raise ValidationError(problem)
-        back = (current, state) == (CurationState.REVIEW, CurationState.DRAFT)
+        back = state == CurationState.DRAFT and current in {CurationState.REVIEW, CurationState.PUBLISHED}
         if back and not self.data.get(self.add_prefix("comment"), "").strip():
             self.add_error("comment", "Say why you send the trial back to draft: the curator reads it here.")
         return state

@@ -5,6 +5,8 @@ which checks the user's permission on the server. The staleness columns and filt
 trials/status.py.
 """
 
+from functools import partial
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -34,6 +36,7 @@ from trials.admin.inlines import (
     edited_trial_id,
 )
 from trials.admin.list_filters import DiabetesTypeFilter, MechanismFilter, ProblemFilter, StalenessFilter
+from trials.admin.reasons import ReasonConfirmationMixin
 from trials.admin.versions import VersionsAdminMixin
 from trials.models import Comment, RegistryIdentifier, Source, Trial, TrialMechanism
 from trials.status import StatusDisplay
@@ -95,7 +98,7 @@ CURATION_COLUMNS = [
 
 
 @admin.register(Trial)
-class TrialAdmin(ApprovalMixin, VersionsAdminMixin, SimpleHistoryAdmin):
+class TrialAdmin(ApprovalMixin, ReasonConfirmationMixin, VersionsAdminMixin, SimpleHistoryAdmin):
     form = TrialAdminForm
     inlines = [
         RegistryIdentifierInline,
@@ -412,7 +415,10 @@ class TrialAdmin(ApprovalMixin, VersionsAdminMixin, SimpleHistoryAdmin):
 
     @admin.action(description="Unpublish selected trials (back to draft)", permissions=["publish"])
     def unpublish(self, request, queryset):
-        self._run_transition(request, queryset, actions.unpublish, "unpublished")
+        reason, page = self.asked_reason(request, queryset, title="Unpublish these trials?", button="Unpublish them")
+        if page:
+            return page
+        self._run_transition(request, queryset, partial(actions.unpublish, reason=reason), "unpublished")
 
     @admin.action(description="Mark selected trials reviewed today", permissions=["change"])
     def mark_reviewed_today(self, request, queryset):
