@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from tests.factories import SourceFactory, UserFactory, publishable_trial
 from tests.test_admin import change_url, form_data, messages_of
-from trials import actions
+from trials import actions, queue
 from trials.models import RegistryUpdate, RegistryUpdateOrigin, RegistryUpdateStatus, Trial
 from trials.vocabularies import CurationState
 
@@ -218,12 +218,98 @@ def test_a_curator_marking_a_published_trial_reviewed_proposes_the_date(client, 
     assert list(change.changes) == ["last_reviewed_on"] and change.trial_id == trial.pk
 
 
-def test_a_curator_cannot_accept_a_registry_update_onto_a_published_trial(ana, eve):
-    trial = published()
-    update = RegistryUpdate.objects.create(
-        trial=trial, identifier="NCT00000001", changes={"acronym": {"old": "", "new": "REG"}}, source="test"
+def registry_update(trial, **changes):
+    """A pending update from ClinicalTrials.gov proposing `changes` ({field: new value}) for the trial."""
+    return RegistryUpdate.objects.create(
+        trial=trial,
+        identifier="NCT00000001",
+        changes={name: {"old": getattr(trial, name), "new": value} for name, value in changes.items()},
+        source="test",
     )
-    with pytest.raises(actions.RecordError, match="The trial is published"):
-        actions.resolve_registry_update(update=update, accept=["acronym"], user=ana)
-    actions.resolve_registry_update(update=update, accept=["acronym"], user=eve)
+
+
+def accept_as(client, user, update, *fields):
+    client.force_login(user)
+    seen = Trial.objects.get(pk=update.trial_id).edit_version
+    return client.post(review_url(update), {"_accept": "1", "accept": list(fields), "seen_version": seen}, follow=True)
+
+
+def queue_counts():
+    return {item.label: item.count for item in queue.queue()}
+
+
+def test_a_curators_acceptance_onto_a_published_trial_waits_for_an_editor(client, ana, eve):
+    trial = published(brief_title="Islet cells")
+    update = registry_update(trial, brief_title="Islet cells, the registry's title")
+    client.force_login(ana)
+    assert (
+        "the ticked fields become your change, waiting for an editor" in client.get(review_url(update)).content.decode()
+    )
+    response = accept_as(client, ana, update, "brief_title")
+    assert any("these fields wait for an editor's approval as your change" in m for m in messages_of(response))
+    assert "the registry's title" not in public_page(client, trial)
+    assert Trial.objects.get(pk=trial.pk).brief_title == "Islet cells"
+
+    update.refresh_from_db()
+    assert (update.status, update.accepted_fields, update.resolved_by) == (
+        RegistryUpdateStatus.ACCEPTED,
+        ["brief_title"],
+        ana,
+    )
+    assert "a change waiting for an editor's approval" in update.resolution_note
+    (change,) = RegistryUpdate.objects.pending()
+    assert (change.origin, change.proposed_by) == (RegistryUpdateOrigin.CURATOR, ana)
+    assert change.changes == {"brief_title": {"old": "Islet cells", "new": "Islet cells, the registry's title"}}
+    counts = queue_counts()
+    assert counts["Changes to published trials waiting for approval"] == 1
+    assert counts["Registry updates to review (ClinicalTrials.gov)"] == 0
+
+    response = accept_as(client, eve, change, "brief_title")  # the editor approves it as any change
+    assert any(
+        m.startswith("Approved the update from ClinicalTrials.gov (NCT00000001) accepted by ana: brief title")
+        for m in messages_of(response)
+    )
+    assert "Islet cells, the registry&#x27;s title" in public_page(client, trial)
+    latest = Trial.objects.get(pk=trial.pk).history.latest()
+    assert latest.history_user == eve
+    assert latest.history_change_reason.startswith("Approved the update from ClinicalTrials.gov (NCT00000001)")
+
+
+def test_a_curators_acceptance_is_refused_while_a_change_waits_and_nothing_is_lost(client, ana, eve):
+    trial = published(acronym="OLD")
+    post_as(client, ana, trial, acronym="ANA")  # Ana's change waits
+    update = registry_update(trial, acronym="REG")
+    ben = UserFactory(role="Curator", username="ben")
+    response = accept_as(client, ben, update, "acronym")
+    shown = messages_of(response)
+    assert any(
+        m.startswith("Nothing changed: A change by ana") and "already waits" in m and "stays pending" in m
+        for m in shown
+    )
+    update.refresh_from_db()
+    assert update.status == RegistryUpdateStatus.PENDING and update.resolved_by is None
+    (waiting,) = RegistryUpdate.objects.pending().filter(origin=RegistryUpdateOrigin.CURATOR)
+    assert waiting.changes["acronym"]["new"] == "ANA"
+    assert Trial.objects.get(pk=trial.pk).acronym == "OLD"
+
+
+def test_a_curators_acceptance_onto_a_draft_and_an_editors_are_made_at_once(client, ana, eve):
+    draft = publishable_trial(curation_state=CurationState.DRAFT, acronym="OLD")
+    response = accept_as(client, ana, registry_update(draft, acronym="REG"), "acronym")
+    assert "Accepted from NCT00000001: acronym." in messages_of(response)
+    assert Trial.objects.get(pk=draft.pk).acronym == "REG"
+    trial = published(acronym="OLD")
+    accept_as(client, eve, registry_update(trial, acronym="REG"), "acronym")
     assert Trial.objects.get(pk=trial.pk).acronym == "REG"
+    assert not RegistryUpdate.objects.pending().exists()
+
+
+def test_a_curators_acceptance_from_a_stale_page_is_refused(ana):
+    trial = published(acronym="OLD")
+    update = registry_update(trial, acronym="REG")
+    seen = trial.edit_version
+    actions.mark_reviewed(trials=[trial], user=UserFactory(role="Editor"))  # saved since the page showed it
+    with pytest.raises(actions.RecordError, match="saved by someone else"):
+        actions.resolve_registry_update(update=update, accept=["acronym"], user=ana, seen_version=seen)
+    assert RegistryUpdate.objects.get(pk=update.pk).status == RegistryUpdateStatus.PENDING
+    assert not RegistryUpdate.objects.filter(origin=RegistryUpdateOrigin.CURATOR).exists()

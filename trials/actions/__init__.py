@@ -16,7 +16,6 @@ docs/adr/0001-actions-layer.md). One module per job; every public name is re-exp
 from .comments import add_comment
 from .initial_data import (
     INITIAL_DATA,
-    RECORD_PREFETCH,
     DataFile,
     LoadSummary,
     load_trials,
@@ -33,7 +32,15 @@ from .pending_changes import (
     send_back,
     waiting_change,
 )
-from .records import DATE_FIELDS, SCALAR_FIELDS, RecordError, create_trial, trial_fields, write_record
+from .records import (
+    DATE_FIELDS,
+    RECORD_PREFETCH,
+    SCALAR_FIELDS,
+    RecordError,
+    create_trial,
+    trial_fields,
+    write_record,
+)
 from .registry_updates import (
     CtgovCheckSummary,
     CtgovImportSummary,

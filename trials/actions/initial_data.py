@@ -12,19 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import transaction
-from django.db.models import Prefetch
 from django.utils import timezone
 
 from trials import canonical as records
-from trials.actions.records import _write_items, write_record
+from trials.actions.records import RECORD_PREFETCH, _write_items, write_record
 from trials.actions.registry_updates import dismissed_values
 from trials.models import (
     RegistryUpdate,
     RegistryUpdateOrigin,
     RegistryUpdateStatus,
     Trial,
-    TrialMechanism,
-    TrialRelation,
 )
 from trials.vocabularies import CurationState
 
@@ -50,20 +47,6 @@ def read_data_file(path=INITIAL_DATA):
 
 def read_records(path=INITIAL_DATA):
     return read_data_file(path).trials
-
-
-RECORD_PREFETCH = [
-    "identifiers",
-    Prefetch("mechanism_links", queryset=TrialMechanism.objects.select_related("mechanism")),
-    "publications",
-    "sources",
-    "sites",
-    "outcomes",
-    Prefetch("related_links", queryset=TrialRelation.objects.select_related("related")),
-    "diabetes_types",
-    "countries",
-    "routes",
-]
 
 
 @dataclass

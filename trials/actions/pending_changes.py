@@ -12,8 +12,7 @@ from django.utils import timezone
 
 from trials import canonical
 from trials.actions.comments import add_comment
-from trials.actions.initial_data import RECORD_PREFETCH
-from trials.actions.records import RecordError, write_record
+from trials.actions.records import RECORD_PREFETCH, RecordError, write_record
 from trials.actions.workflow import PUBLISH_PERMISSION
 from trials.models import RegistryUpdate, RegistryUpdateOrigin, RegistryUpdateStatus, Trial
 from trials.vocabularies import CurationState
@@ -50,8 +49,9 @@ def waiting_change(trial_id):
     )
 
 
-def propose_change(*, trial, changes, user, now=None):
+def propose_change(*, trial, changes, user, now=None, source=""):
     """Keep `changes` ({field: {"old", "new"}}, canonical values) of the published `trial` for an editor's approval.
+    `source` says what the change is, as messages and the history name it ("change by ana" when not given).
     The trial itself does not change. Raises RecordError when a change already waits for approval (approve or send
     it back first: a second one would be reviewed against values it does not show). Returns the pending change."""
     now = now or timezone.now()
@@ -68,7 +68,7 @@ def propose_change(*, trial, changes, user, now=None):
             trial=trial,
             origin=RegistryUpdateOrigin.CURATOR,
             changes=changes,
-            source=f"change by {user.get_username()}"[:200],
+            source=(source or f"change by {user.get_username()}")[:200],
             proposed_by=user,
             created_at=now,
         )

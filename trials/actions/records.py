@@ -6,6 +6,7 @@ for a proposal a curator accepts, alike. Loading the curated data file: trials/a
 from datetime import date
 
 from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
 
 from mechanisms.models import Mechanism
 from trials import canonical as records
@@ -27,6 +28,20 @@ from trials.models.revisions import revision
 from trials.vocabularies import PRECISE_DATES, CurationState, Immunosuppression
 
 REASON_LENGTH = 100  # the history's change reason holds this many characters
+
+# What reading a trial's whole record (trials/canonical.py `record_of`) needs, in one query per relation.
+RECORD_PREFETCH = [
+    "identifiers",
+    Prefetch("mechanism_links", queryset=TrialMechanism.objects.select_related("mechanism")),
+    "publications",
+    "sources",
+    "sites",
+    "outcomes",
+    Prefetch("related_links", queryset=TrialRelation.objects.select_related("related")),
+    "diabetes_types",
+    "countries",
+    "routes",
+]
 
 # Scalar fields of a record in the registry's data format (see trials/data/README.md).
 SCALAR_FIELDS = [

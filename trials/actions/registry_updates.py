@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from trials import canonical
 from trials.actions import edit_versions
+from trials.actions.pending_changes import needs_approval, propose_change, public_changes, record_now
 from trials.actions.records import (
     RecordError,
     _messages,
@@ -35,7 +36,7 @@ from trials.models import (
     Trial,
 )
 from trials.models.revisions import revision
-from trials.vocabularies import CurationState, Registry
+from trials.vocabularies import Registry
 
 logger = logging.getLogger(__name__)
 
@@ -331,14 +332,74 @@ def check_ctgov_updates(*, client, dry_run=False, today=None):
     return summary
 
 
+def _apply(update, accept, *, user):
+    """Write the accepted fields of a pending update onto its trial (locked): one save, its history naming `user` and
+    the fields. Raises RecordError when the trial would become invalid."""
+    trial = Trial.objects.select_for_update().get(pk=update.trial_id)
+    if update.origin in {RegistryUpdateOrigin.CURATED_DATA, RegistryUpdateOrigin.CURATOR}:
+        names = ", ".join(canonical.field_label(name) for name in accept)
+        verb = "Approved the" if update.origin == RegistryUpdateOrigin.CURATOR else "Accepted from"
+        reason = _reason(f"{verb} {update.source}: {names}")
+        write_record(trial, {name: update.changes[name]["new"] for name in accept}, reason=reason, user=user)
+        return
+    countries = apply_registry_values(trial, {name: update.changes[name]["new"] for name in accept})
+    label = f"trial {trial.slug!r}"
+    try:
+        trial.full_clean()
+    except ValidationError as error:
+        raise RecordError(f"{label}: {'; '.join(_messages(error))}") from None
+    if countries is not None:
+        terms = list(Country.objects.filter(code__in=countries))
+        if len(terms) != len(set(countries)):
+            raise RecordError(f"{label}: unknown country codes in {countries}.")
+        trial.skip_history_when_saving = True  # one history entry: the save below records them
+        trial.countries.set(terms)
+        del trial.skip_history_when_saving
+    trial._history_user = user
+    names = ", ".join(field_label(name) for name in accept)
+    trial._change_reason = _reason(f"Accepted from ClinicalTrials.gov ({update.identifier}): {names}")
+    edit_versions.bump(trial)
+    trial.save()
+
+
+def _propose_accepted(update, accept, *, user, now):
+    """A curator's acceptance onto a published trial: the fields are written in a savepoint that is rolled back, and
+    the differences they make become the curator's change waiting for an editor (`propose_change`). The trial does
+    not change. Raises RecordError when publishing's rules would break, or a change already waits."""
+    before = record_now(update.trial_id)
+    savepoint = transaction.savepoint()
+    _apply(update, accept, user=user)
+    after = record_now(update.trial_id)
+    problems = published_problems(update.trial_id)
+    transaction.savepoint_rollback(savepoint)
+    if problems:
+        raise RecordError(f"A published trial cannot take this change: {' '.join(problems)}")
+    if not (changes := public_changes(before, after)):
+        return None
+    origin = f"ClinicalTrials.gov ({update.identifier})" if update.identifier else update.get_origin_display().lower()
+    try:
+        return propose_change(
+            trial=update.trial,
+            changes=changes,
+            user=user,
+            now=now,
+            source=f"update from {origin} accepted by {user.get_username()}",
+        )
+    except RecordError as error:
+        raise RecordError(f"{error} The registry update stays pending.") from None
+
+
 @revision()
 def resolve_registry_update(*, update, accept=(), user, now=None, seen_version=None):
     """Accept the fields `accept` of a pending registry update onto its trial, dismiss the others.
 
     With no field accepted the update is dismissed. The trial is saved once, its history naming `user`
-    and the fields; the update records who resolved it and when. Raises PermissionDenied, or RecordError
-    (nothing saved) when the update is no longer pending, the trial would become invalid, or (accepting) the trial
-    was saved after the review page showed its version `seen_version` (trials/actions/edit_versions.py).
+    and the fields; the update records who resolved it and when. A curator's acceptance onto a published trial
+    changes nothing readers see: the accepted fields become the curator's change waiting for an editor's approval
+    (`_propose_accepted`), and the update says so. Raises PermissionDenied, or RecordError (nothing saved) when the
+    update is no longer pending, the trial would become invalid, a change of the published trial already waits, or
+    (accepting) the trial was saved after the review page showed its version `seen_version`
+    (trials/actions/edit_versions.py).
     """
     if not user.has_perm("trials.change_trial"):
         raise PermissionDenied
@@ -352,45 +413,21 @@ def resolve_registry_update(*, update, accept=(), user, now=None, seen_version=N
         accept = [name for name in update.field_names if name in set(accept)]
         if accept and (stale := edit_versions.stale_problem(update.trial_id, seen_version)):
             raise RecordError(stale)
-        published = Trial.objects.filter(pk=update.trial_id, curation_state=CurationState.PUBLISHED)
-        if accept and not user.has_perm(PUBLISH_PERMISSION) and published.exists():
-            raise RecordError(
-                "The trial is published: what reaches readers is approved by an editor. Ask an editor to accept "
-                "these fields, or dismiss the update."
-            )
-        if accept and update.origin in {RegistryUpdateOrigin.CURATED_DATA, RegistryUpdateOrigin.CURATOR}:
-            trial = Trial.objects.select_for_update().get(pk=update.trial_id)
-            names = ", ".join(canonical.field_label(name) for name in accept)
-            verb = "Approved the" if update.origin == RegistryUpdateOrigin.CURATOR else "Accepted from"
-            reason = _reason(f"{verb} {update.source}: {names}")
-            write_record(trial, {name: update.changes[name]["new"] for name in accept}, reason=reason, user=user)
+        if accept and needs_approval(trial_id=update.trial_id, user=user):
+            if _propose_accepted(update, accept, user=user, now=now):
+                update.resolution_note = (
+                    f"The trial is published: {user.get_username()} accepted these fields as a change waiting for an "
+                    "editor's approval. Readers see them once it is approved."
+                )
         elif accept:
-            trial = Trial.objects.select_for_update().get(pk=update.trial_id)
-            countries = apply_registry_values(trial, {name: update.changes[name]["new"] for name in accept})
-            label = f"trial {trial.slug!r}"
-            try:
-                trial.full_clean()
-            except ValidationError as error:
-                raise RecordError(f"{label}: {'; '.join(_messages(error))}") from None
-            if countries is not None:
-                terms = list(Country.objects.filter(code__in=countries))
-                if len(terms) != len(set(countries)):
-                    raise RecordError(f"{label}: unknown country codes in {countries}.")
-                trial.skip_history_when_saving = True  # one history entry: the save below records them
-                trial.countries.set(terms)
-                del trial.skip_history_when_saving
-            trial._history_user = user
-            names = ", ".join(field_label(name) for name in accept)
-            trial._change_reason = _reason(f"Accepted from ClinicalTrials.gov ({update.identifier}): {names}")
-            edit_versions.bump(trial)
-            trial.save()
-        if accept and (problems := published_problems(update.trial_id)):
-            raise RecordError(f"A published trial cannot take this change: {' '.join(problems)}")
+            _apply(update, accept, user=user)
+            if problems := published_problems(update.trial_id):
+                raise RecordError(f"A published trial cannot take this change: {' '.join(problems)}")
         update.status = RegistryUpdateStatus.ACCEPTED if accept else RegistryUpdateStatus.DISMISSED
         update.accepted_fields = accept
         update.resolved_by = user
         update.resolved_at = now
-        update.save(update_fields=["status", "accepted_fields", "resolved_by", "resolved_at"])
+        update.save(update_fields=["status", "accepted_fields", "resolved_by", "resolved_at", "resolution_note"])
     return update
 
 

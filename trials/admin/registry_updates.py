@@ -116,6 +116,10 @@ class RegistryUpdateAdmin(admin.ModelAdmin):
             if curators_change
             else self.has_change_permission(request, update)
         )
+        # A curator accepting onto a published trial: the fields become their change, waiting for an editor.
+        waits = (
+            can_resolve and not curators_change and actions.needs_approval(trial_id=update.trial_id, user=request.user)
+        )
         if update.origin != RegistryUpdateOrigin.CTGOV:  # any field of a record, as trials/canonical.py has it
             label, display = canonical.field_label, canonical.display
 
@@ -150,6 +154,14 @@ class RegistryUpdateAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Approved the {update.source}: {names}. Readers see it now.")
             elif curators_change:
                 self.message_user(request, f"The {update.source} was sent back, with your reason.", messages.SUCCESS)
+            elif accept and waits:
+                names = ", ".join(label(name) for name in update.field_names if name in accept)
+                self.message_user(
+                    request,
+                    f"Accepted from {origin}: {names}. The trial is published: these fields wait for an editor's "
+                    "approval as your change; readers still see the published version.",
+                    messages.WARNING,
+                )
             elif accept:
                 names = ", ".join(label(name) for name in update.field_names if name in accept)
                 self.message_user(request, f"Accepted from {origin}: {names}.", messages.SUCCESS)
@@ -180,6 +192,7 @@ class RegistryUpdateAdmin(admin.ModelAdmin):
             "rows": rows,
             "can_resolve": can_resolve,
             "curators_change": curators_change,
+            "waits": waits,
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/trials/ctgov_registryupdate_review.html", context)
