@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.http import QueryDict
 
-from trials.facets import facet_counts
+from trials.facets import counted_facets, facet_counts
 from trials.filters import filtered_trials
 from trials.models import Trial
 from trials.status import NOT_RECORDED
@@ -58,3 +58,44 @@ def test_not_recorded_finds_the_trials_with_no_value(curated):
         assert set(trials.values_list("pk", flat=True)) == set(expected.values_list("pk", flat=True)), name
     _, trials = filtered_trials(QueryDict(f"country={NOT_RECORDED}&country=SE"))
     assert trials.count() == published.filter(countries__isnull=True).count() + 4
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "q=islet",
+        "mechanism=immune-regulation&country=US",
+        "status=COMPLETED&status=RECRUITING&phase=PHASE1",
+        f"country={NOT_RECORDED}&diabetes_type=T1D&started_after=2012-01-01",
+        "route=INTRAVENOUS&route=INTRAPANCREATIC&cell_source=MSC_UC",
+    ],
+)
+def test_every_option_counts_the_trials_its_link_would_list(curated, query):
+    """The facet index (trials/facet_index.py) counts as the SQL filters filter: each option's count is the number
+    of trials the list holds once that option alone is chosen for its facet, the other parameters kept."""
+    filterset, trials = filtered_trials(QueryDict(query))
+    facets, total = counted_facets(filterset)
+    assert total == trials.count()
+    checked = 0
+    for facet in facets:
+        for option in facet["options"]:
+            data = QueryDict(query, mutable=True)
+            data.setlist(facet["name"], [option["value"]])
+            assert filtered_trials(data)[1].count() == option["count"], (facet["name"], option["value"])
+            checked += 1
+    assert checked > 20
+
+
+@pytest.mark.django_db
+def test_counting_a_new_combination_reads_no_trial(curated, django_assert_num_queries):
+    """Once the index is counted (on write), the counts of any combination of facets cost no query: one more when
+    the search or the dates narrow the list (the trials they keep)."""
+    counted_facets(filtered_trials(QueryDict(""))[0])  # counts the index, as a write's refresh does
+    filterset = filtered_trials(QueryDict("mechanism=angiogenesis&phase=PHASE2&country=CN"))[0]
+    with django_assert_num_queries(1):  # the data version (a page's request has read it already)
+        counted_facets(filterset)
+    filterset = filtered_trials(QueryDict("q=islet&status=COMPLETED"))[0]
+    with django_assert_num_queries(2):
+        counted_facets(filterset)

@@ -9,16 +9,16 @@ from hashlib import sha256
 from typing import Any, TypeVar
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, F, Func, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
 from mechanisms.models import Mechanism
-from trials import data_version
+from trials import data_version, facet_index
 from trials.filters import TrialFilter, filtered_trials
-from trials.models import Country, DiabetesTypeTerm, RouteTerm, Trial, TrialMechanism
+from trials.models import Trial, TrialMechanism
 from trials.status import NOT_RECORDED, STATUS_CHOICES, shown_status
-from trials.vocabularies import CellSource, Immunosuppression, Phase, SponsorClass
+from trials.vocabularies import Phase
 
 Row = tuple[str, str, int]  # (code, label, count)
 Facet = dict[str, Any]  # {"name", "label", "options", "open"}
@@ -30,35 +30,10 @@ OPEN_FACETS = {"mechanism", "status", "phase"}  # shown unfolded on the list pag
 # --- Counts ---------------------------------------------------------------------------------
 
 
-NOT_RECORDED_LABEL = "Not recorded"
-
-
 def count_by(queryset: QuerySet[Any], field: str, choices: Iterable[tuple[str, str]]) -> list[Row]:
     """One query: [(code, label, count)] for every code of a vocabulary, zero included."""
     counts = dict(queryset.order_by().values_list(field).annotate(n=Count("pk")).values_list(field, "n"))
     return [(code, label, counts.get(code, 0)) for code, label in choices]
-
-
-def count_by_recorded(queryset: QuerySet[Any], field: str, choices: Iterable[tuple[str, str]]) -> list[Row]:
-    """One query: `count_by`, and last (NOT_RECORDED, "Not recorded", the trials with no value)."""
-    rows = count_by(queryset, field, [*choices, ("", NOT_RECORDED_LABEL)])
-    return [*rows[:-1], (NOT_RECORDED, NOT_RECORDED_LABEL, rows[-1][2])]
-
-
-def unlinked_count(trials: QuerySet[Any], links: Any) -> Subquery:
-    """An expression, computed once within the query that holds it: how many of `trials` have no row in `links`
-    (a model with a `trial` foreign key). Adds no query to the facet's."""
-    missing = trials.order_by().filter(~Exists(links.objects.filter(trial=OuterRef("pk"))))
-    return Subquery(missing.annotate(n=Func(F("pk"), function="COUNT")).values("n")[:1])
-
-
-def with_not_recorded(rows: list[Any], code: str, label: str, count: str) -> list[Row]:
-    """[(code, label, count)] of `rows` (objects with those attributes) and a last NOT_RECORDED row, its count read
-    from the rows' `missing` (the same on each row)."""
-    missing = rows[0].missing if rows else 0
-    return [(getattr(r, code), getattr(r, label), getattr(r, count)) for r in rows] + [
-        (NOT_RECORDED, NOT_RECORDED_LABEL, missing or 0)
-    ]
 
 
 def count_by_status(queryset: QuerySet[Any], today: date | None = None) -> list[Row]:
@@ -78,87 +53,65 @@ def count_by_status(queryset: QuerySet[Any], today: date | None = None) -> list[
 # --- Facets -----------------------------------------------------------------------------------
 
 
-def facet_counts(filterset: TrialFilter) -> list[Facet]:
-    """The options of every filter with the number of matching trials, each counted over the list filtered by
-    the other parameters (as faceted search does). Queries: one per facet (nine), whatever the data size.
+def selected_codes(filterset: TrialFilter) -> dict[str, set[str]]:
+    """{facet: the codes asked for}: the valid ones, or, for a parameter that did not validate, its raw values (no
+    option holds a NUL character)."""
+    cleaned = getattr(filterset.form, "cleaned_data", {})
+    chosen = {}
+    for name in facet_index.FACETS:
+        if name in cleaned:
+            chosen[name] = set(cleaned[name])
+        elif filterset.is_bound:
+            chosen[name] = {v for v in filterset.form[name].value() or [] if "\x00" not in v}
+        else:
+            chosen[name] = set()
+    return chosen
 
-    Returns a list of dicts: {"name", "label", "options": [{"value", "label", "count", "selected"}]}.
-    Works on an invalid filterset too (counted over its valid parameters), so a 400 page keeps its form.
+
+def current_facet_index(today: date | None = None) -> facet_index.FacetIndex:
+    """The facet index of the registry now (trials/facet_index.py): counted when a change commits
+    (`refresh_counts`), read from the cache after that."""
+    today = today or timezone.localdate()
+    return cached_counts("facet-index", today.isoformat(), partial(facet_index.build, today))
+
+
+def counted_facets(filterset: TrialFilter) -> tuple[list[Facet], int]:
+    """(facets, total): the options of every facet with the number of matching trials, each counted over the list
+    filtered by the other parameters (as faceted search does), and the number of trials the list holds.
+
+    Counted from the facet index (trials/facet_index.py, counted on write): no query for the facets, one when
+    the search or the start dates narrow the list (the trials they keep). Works on an invalid filterset too
+    (counted over its valid parameters), so a 400 page keeps its form.
+
+    Returns a list of dicts: {"name", "label", "options": [{"value", "label", "count", "selected"}], "open"}.
     """
     cleaned = getattr(filterset.form, "cleaned_data", {})
-    published = Trial.objects.published()
-
-    def others(name: str) -> QuerySet[Any]:
-        return filterset.filter_queryset(published, exclude={name}) if cleaned else published
-
-    def selected(name: str) -> set[str]:
-        if name in cleaned:
-            return set(cleaned[name])
-        # The raw values of an invalid parameter: no option holds a NUL character (nor may a PostgreSQL query).
-        return {v for v in filterset.form[name].value() or [] if "\x00" not in v} if filterset.is_bound else set()
-
-    def options(name: str, rows: Iterable[Row]) -> list[dict[str, Any]]:
-        chosen = selected(name)
-        return [
-            {"value": value, "label": label, "count": count, "selected": value in chosen}
-            for value, label, count in rows
-            if count or value in chosen
-        ]
-
-    facets = []
-
-    # Meta.ordering does not apply to aggregate queries: order explicitly.
-    # only(): the mechanisms' long texts would be carried through the join, one copy per link.
-    mechanisms = (
-        Mechanism.objects.only("slug", "name", "position")
-        .with_trial_count(others("mechanism"))
-        .annotate(missing=unlinked_count(others("mechanism"), TrialMechanism))
-        .order_by("position")
-    )
-    facets.append(("mechanism", with_not_recorded(list(mechanisms), "slug", "name", "trial_count")))
-
-    facets.append(("status", count_by_status(others("status"), filterset.today)))
-    facets.append(("phase", count_by_recorded(others("phase"), "phase", Phase.choices)))
-
-    through = Trial.diabetes_types.through
-    types = DiabetesTypeTerm.objects.annotate(
-        n=Count("trials", filter=Q(trials__in=others("diabetes_type"))),
-        missing=unlinked_count(others("diabetes_type"), through),
-    ).order_by("position")
-    facets.append(("diabetes_type", with_not_recorded(list(types), "code", "label", "n")))
-
-    facets.append(("cell_source", count_by_recorded(others("cell_source"), "cell_source", CellSource.choices)))
-
-    routes = RouteTerm.objects.annotate(
-        n=Count("trials", filter=Q(trials__in=others("route"))),
-        missing=unlinked_count(others("route"), Trial.routes.through),
-    ).order_by("position")
-    facets.append(("route", with_not_recorded(list(routes), "code", "label", "n")))
-
-    # Countries no trial has are left out by options(), not by a HAVING clause, which would count twice.
-    countries = Country.objects.annotate(
-        n=Count("trials", filter=Q(trials__in=others("country"))),
-        missing=unlinked_count(others("country"), Trial.countries.through),
-    ).order_by("name")
-    facets.append(("country", with_not_recorded(list(countries), "code", "name", "n")))
-
-    facets.append(("sponsor_class", count_by_recorded(others("sponsor_class"), "sponsor_class", SponsorClass.choices)))
-    facets.append(
-        (
-            "immunosuppression",
-            count_by_recorded(others("immunosuppression"), "immunosuppression", Immunosuppression.choices),
-        )
-    )
-
-    return [
+    index = current_facet_index(filterset.today)
+    base = None
+    if any(cleaned.get(name) for name in filterset.filters if name not in facet_index.FACETS):
+        rest = filterset.filter_queryset(Trial.objects.published(), exclude=facet_index.FACETS)
+        base = facet_index.as_set(rest.order_by().values_list("pk", flat=True))
+    chosen = selected_codes(filterset)
+    counts, total = index.counts({name: cleaned[name] for name in facet_index.FACETS if cleaned.get(name)}, base)
+    facets = [
         {
             "name": name,
             "label": filterset.filters[name].label,
-            "options": options(name, rows),
-            "open": name in OPEN_FACETS or bool(selected(name)),
+            "options": [
+                {"value": value, "label": label, "count": count, "selected": value in chosen[name]}
+                for value, label, count in counts[name]
+                if count or value in chosen[name]
+            ],
+            "open": name in OPEN_FACETS or bool(chosen[name]),
         }
-        for name, rows in facets
+        for name in facet_index.FACETS
     ]
+    return facets, total
+
+
+def facet_counts(filterset: TrialFilter) -> list[Facet]:
+    """The facets of `counted_facets` without the total."""
+    return counted_facets(filterset)[0]
 
 
 # --- Cached counts ----------------------------------------------------------------------------
@@ -188,16 +141,15 @@ def cached_counts(name: str, key: Any, compute: Callable[[], T]) -> T:
 
 
 def list_counts(filterset: TrialFilter, queryset: QuerySet[Any] | None) -> tuple[list[Facet], int | None]:
-    """(facets, total): `facet_counts(filterset)` and the number of trials in `queryset` (None when the filterset
-    is invalid, which is counted but never cached). Queries: 0 or 1 when cached (the data version), 11 otherwise."""
+    """(facets, total): `counted_facets(filterset)`; the total is None when the filterset is invalid (`queryset` is
+    None), which is counted but never cached. Queries: 0 or 1 when cached (the data version); otherwise none more,
+    or one when the search or the start dates narrow the list (the facet index, counted on write)."""
     if queryset is None:
         return facet_counts(filterset), None
     asked = sorted(
         (name, repr(value)) for name, value in filterset.form.cleaned_data.items() if name in filterset.filters
     )
-    return cached_counts(
-        "list", (asked, filterset.today.isoformat()), lambda: (facet_counts(filterset), queryset.count())
-    )
+    return cached_counts("list", (asked, filterset.today.isoformat()), partial(counted_facets, filterset))
 
 
 def home_counts() -> dict[str, Any]:
@@ -230,13 +182,15 @@ def mechanism_counts(mechanism: Mechanism) -> tuple[list[Row], list[Row]]:
 
 
 def refresh_counts() -> None:
-    """Count, under the data version now, what the first readers would otherwise wait for: the home page's, the
-    unfiltered list's, each mechanism's, their charts' and the pathway's counts (about 65 queries). Run after each
+    """Count, under the data version now, what the first readers would otherwise wait for: the facet index (which
+    answers every filtered list's counts), the home page's, the unfiltered list's, each mechanism's, their charts'
+    and the pathway's counts (about 75 queries). Run after each
     commit that changed the registry (trials/data_version.py); a value already counted for this version is not
     counted again."""
     from trials.chart_counts import home_chart_counts, mechanism_chart_counts  # it reads this module
     from trials.pathway import published_pathway  # so does this one
 
+    current_facet_index()
     cached_counts("home", "", home_counts)
     home_chart_counts()
     list_counts(*filtered_trials(QueryDict()))
