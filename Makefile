@@ -89,12 +89,19 @@ serve: install
 	exec $(VENV)/bin/gunicorn config.wsgi --bind "$(BIND)" --workers "$(WORKERS)" --worker-class gthread \
 		--threads "$(THREADS)" --access-logfile - --graceful-timeout 20 --no-control-socket
 
-## loadtest: gunicorn on 127.0.0.1:8016 over the curated trials + 10,000 synthetic ones (a database of its own,
-## made afresh), driven by wrk for 30 s at 32 connections; figures in bench/RESULTS.md. Fails on any error or 5xx.
-LOADTEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/registry_loadtest
+## loadtest: gunicorn on 127.0.0.1:8016 over the curated trials + 10,000, then + 100,000 synthetic ones (a PostgreSQL
+## database of its own per size, made once and reused), the workers sharing a Redis cache when one answers at
+## LOADTEST_CACHE_URL; driven by wrk, 30 s at 32 connections; figures in bench/RESULTS.md. Fails on any error or 5xx.
+## Quick: make loadtest LOADTEST_SIZES=10000 LOADTEST_ARGS="--duration 10 --kind-duration 0"
+LOADTEST_SIZES ?= 10000 100000
+LOADTEST_PG_URL ?= postgres://postgres@127.0.0.1:5432
+LOADTEST_CACHE_URL ?= redis://127.0.0.1:6379/0
 .PHONY: loadtest
 loadtest: install
-	LOADTEST_DATABASE_URL="$(LOADTEST_DATABASE_URL)" $(PY) bench/loadtest.py $(LOADTEST_ARGS)
+	for size in $(LOADTEST_SIZES); do \
+	  LOADTEST_DATABASE_URL="$(LOADTEST_PG_URL)/registry_loadtest_$$size" LOADTEST_CACHE_URL="$(LOADTEST_CACHE_URL)" \
+	    $(PY) bench/loadtest.py --synthetic $$size --reuse $(LOADTEST_ARGS) || exit 1; \
+	done
 
 ## install-page-checks: the npm packages of the page checks (axe-core, vnu-jar) in tests/a11y/node_modules
 .PHONY: install-page-checks

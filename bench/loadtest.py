@@ -41,8 +41,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 RESULTS = ROOT / "bench" / "RESULTS.md"
 LUA = ROOT / "bench" / "loadtest.lua"
-START = "<!-- loadtest:start (written by bench/loadtest.py; the rest of this file is kept) -->"
-END = "<!-- loadtest:end -->"
+# Each size has its own section in bench/RESULTS.md, between these marks.
+START = "<!-- loadtest {size}:start (written by bench/loadtest.py; the rest of this file is kept) -->"
+END = "<!-- loadtest {size}:end -->"
 HOST = "127.0.0.1"
 
 
@@ -118,6 +119,56 @@ def fresh_postgres_database(server, name):
         connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(database))
         connection.execute(sql.SQL("CREATE DATABASE {}").format(database))
         connection.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(database, sql.Literal(MARKER)))
+
+
+def holds_load_test_data(env, synthetic):
+    """Whether the database is one the load test made (its marker) holding the curated trials and `synthetic`
+    synthetic ones, so that --reuse may skip making it again."""
+    import psycopg
+
+    parts = urlsplit(env["DATABASE_URL"])
+    try:
+        if parts.scheme == "sqlite":
+            fresh = not Path(parts.path[1:]).exists()
+        else:
+            with psycopg.connect(parts._replace(path="/postgres").geturl()) as connection:
+                found = connection.execute(
+                    "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+                    [parts.path.lstrip("/")],
+                ).fetchone()
+            fresh = found is None or found[0] != MARKER
+        if fresh:
+            return False
+        counts = sample(
+            env,
+            "from trials.models import Trial; "
+            "print(json.dumps(Trial.objects.filter(slug__startswith='synthetic-').count()))",
+        )
+    except (OSError, psycopg.Error, subprocess.CalledProcessError, ValueError):  # not reachable, not migrated
+        return False
+    return counts == synthetic
+
+
+def cache_answers(url):
+    """Whether a Redis or Valkey server answers PING at `url` (redis://host:port/db)."""
+    import socket
+
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or HOST, parts.port or 6379), timeout=2) as connection:
+            connection.sendall(b"PING\r\n")
+            return connection.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def warm(port, paths):
+    """Ask for every page of the mix once, as readers would before the measured minutes: the shared cache (or the
+    worker that answers) then holds them. Returns the seconds it took."""
+    started = time.monotonic()
+    for path in sorted({path for kind in WEIGHTS for path in paths[kind]}):
+        answers(port, path)
+    return time.monotonic() - started
 
 
 def sample(env, code):
@@ -268,14 +319,15 @@ def ms(microseconds):
 def results_section(setup, mixed, kinds, verdict):
     rows = [("pages mix (weights below)", mixed), *((kind, figures) for kind, figures in kinds.items())]
     lines = [
-        START,
-        "## Load test (`make loadtest`)",
+        START.format(size=setup["synthetic"]),
+        f"## Load test (`make loadtest`): {setup['synthetic']:,} synthetic trials",
         "",
         f"Run on {setup['date']}: {setup['machine']}; load average {setup['load']} just before the run (other work "
         f"on the machine shows here). Database: {setup['engine']} holding {setup['trials']:,} trials "
         f"({setup['curated']:,} curated + {setup['synthetic']:,} synthetic, marked “[SYNTHETIC]”), analyzed. "
         f"Server: gunicorn, {setup['workers']} workers × {setup['threads']} threads (gthread), DEBUG off, on "
-        f"{HOST}:{setup['port']}. Load: wrk, {setup['connections']} connections on {setup['wrk_threads']} threads; "
+        f"{HOST}:{setup['port']}; pages' cache: {setup['cache']}, every page asked for once before the measuring. "
+        f"Load: wrk, {setup['connections']} connections on {setup['wrk_threads']} threads; "
         f"the mix for {setup['duration']} s, then each kind alone for {setup['kind_duration']} s. "
         "wrk and gunicorn share the machine's cores.",
         "",
@@ -301,16 +353,17 @@ def results_section(setup, mixed, kinds, verdict):
         "export: four filtered CSV exports; floor: a trivial view through the same middleware (`bench/floor.py`).",
         "",
         f"Verdict: {verdict}",
-        END,
+        END.format(size=setup["synthetic"]),
     ]
     return "\n".join(lines) + "\n"
 
 
-def write_results(section):
+def write_results(section, size):
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        after = rest.split(END, 1)[1]
+    start, end = START.format(size=size), END.format(size=size)
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
         text = before + section.rstrip("\n") + after
     else:
         text = text.rstrip("\n") + "\n\n" + section
@@ -328,6 +381,15 @@ def main():
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) * 2 + 1)
     parser.add_argument("--threads", type=int, default=4, help="Threads per gunicorn worker.")
     parser.add_argument("--no-results", action="store_true", help="Do not write bench/RESULTS.md.")
+    parser.add_argument(
+        "--reuse", action="store_true", help="Reuse the load test's database when it holds the same trials."
+    )
+    parser.add_argument(
+        "--cache-url",
+        default=os.environ.get("LOADTEST_CACHE_URL", ""),
+        help="A Redis or Valkey for the workers' shared cache (CACHE_URL), as deployed with several workers; "
+        "default LOADTEST_CACHE_URL, else each worker keeps its own.",
+    )
     args = parser.parse_args()
     ensure_wrk()
 
@@ -343,20 +405,30 @@ def main():
         "STATIC_ROOT": str(static_root),
         "LOG_LEVEL": "WARNING",
     }
-    log(f"database {database_url}: fresh, migrated, curated trials + {args.synthetic} synthetic, analyzed")
-    fresh_database(database_url)
+    cache_url = args.cache_url if args.cache_url and cache_answers(args.cache_url) else ""
+    if args.cache_url and not cache_url:
+        log(f"no cache server answers at {args.cache_url}: each gunicorn worker keeps its own cache")
+    if cache_url:
+        # A prefix of this run's own: the cache server may hold other sites' keys, and an earlier run's pages.
+        env.update({"CACHE_URL": cache_url, "CACHE_KEY_PREFIX": f"loadtest-{secrets.token_hex(4)}"})
     started = time.monotonic()
-    manage(env, "migrate", "--noinput", "-v0")
-    manage(env, "load_initial_data")
-    manage(env, "make_synthetic_trials", str(args.synthetic), "--alongside-curated")
-    # Planner statistics for the bulk-loaded rows, as autovacuum would gather them within minutes: without them
-    # PostgreSQL plans the facet counts for empty tables, and a list page takes seconds instead of milliseconds.
-    sample(
-        env,
-        "from django.db import connection; "
-        "connection.cursor().execute('VACUUM ANALYZE' if connection.vendor == 'postgresql' else 'ANALYZE'); "
-        "print(json.dumps(connection.vendor))",
-    )
+    if args.reuse and holds_load_test_data(env, args.synthetic):
+        log(f"database {database_url}: reused (the load test's own, curated + {args.synthetic} synthetic)")
+        manage(env, "migrate", "--noinput", "-v0")
+    else:
+        log(f"database {database_url}: fresh, migrated, curated trials + {args.synthetic} synthetic, analyzed")
+        fresh_database(database_url)
+        manage(env, "migrate", "--noinput", "-v0")
+        manage(env, "load_initial_data")
+        manage(env, "make_synthetic_trials", str(args.synthetic), "--alongside-curated")
+        # Planner statistics for the bulk-loaded rows, as autovacuum would gather them within minutes: without them
+        # PostgreSQL plans the facet counts for empty tables, and a list page takes seconds instead of milliseconds.
+        sample(
+            env,
+            "from django.db import connection; "
+            "connection.cursor().execute('VACUUM ANALYZE' if connection.vendor == 'postgresql' else 'ANALYZE'); "
+            "print(json.dumps(connection.vendor))",
+        )
     manage(env, "collectstatic", "--noinput", "-v0")
     log(f"setup took {time.monotonic() - started:.0f} s")
     counts = sample(
@@ -396,8 +468,9 @@ def main():
         with tempfile.TemporaryDirectory() as folder:
             mixed_file = Path(folder) / "mixed.txt"
             write_paths(paths, WEIGHTS, mixed_file)
-            log(f"warming up, then the mix for {args.duration} s at {args.connections} connections")
+            log(f"every page once took {warm(args.port, paths):.1f} s; then 5 s of the mix to warm up")
             run_wrk(args.port, mixed_file, 5, args.connections, args.wrk_threads)  # each worker fills its cache
+            log(f"the mix for {args.duration} s at {args.connections} connections")
             mixed = run_wrk(args.port, mixed_file, args.duration, args.connections, args.wrk_threads)
             log(f"pages mix: {mixed['requests']} requests, {mixed['rps']:.1f}/s, {mixed['failed']} failed")
             kinds = {}
@@ -444,9 +517,10 @@ def main():
         "wrk_threads": args.wrk_threads,
         "duration": args.duration,
         "kind_duration": args.kind_duration,
+        "cache": f"a shared Redis ({cache_url})" if cache_url else "each worker's own (no CACHE_URL)",
     }
     if not args.no_results:
-        write_results(results_section(setup, mixed, kinds, verdict))
+        write_results(results_section(setup, mixed, kinds, verdict), setup["synthetic"])
         log(f"wrote {RESULTS.relative_to(ROOT)}")
     log(verdict)
     print(

@@ -68,12 +68,17 @@ def test_its_section_of_the_results_file_replaces_only_itself(tmp_path, monkeypa
     results.write_text(others)
     monkeypatch.setattr(driver, "RESULTS", results)
 
-    driver.write_results(f"{driver.START}\n## Load test\n\nfirst\n{driver.END}\n")
-    driver.write_results(f"{driver.START}\n## Load test\n\nsecond\n{driver.END}\n")
+    def section(size, words):
+        return f"{driver.START.format(size=size)}\n## Load test\n\n{words}\n{driver.END.format(size=size)}\n"
+
+    driver.write_results(section(10_000, "first"), 10_000)
+    driver.write_results(section(100_000, "large"), 100_000)
+    driver.write_results(section(10_000, "second"), 10_000)
 
     text = results.read_text()
     assert text.startswith(others)  # the benchmark's section, as it was
-    assert text.count(driver.START) == 1 and "second" in text and "first" not in text
+    assert text.count(driver.START.format(size=10_000)) == 1 and "second" in text and "first" not in text
+    assert "large" in text  # each size keeps its own section
 
 
 def test_it_drops_and_remakes_only_an_sqlite_file_it_made(tmp_path):
