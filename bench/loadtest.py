@@ -65,8 +65,9 @@ class NotOurs(Exception):
     """The database exists and the load test did not make it."""
 
 
-def fresh_database(url):
-    """Drop and create the load test's own database (PostgreSQL), or its SQLite file, marked as the load test's.
+def fresh_database(url, template=None):
+    """Drop and create the load test's own database (PostgreSQL; a copy of `template` when given), or its SQLite
+    file, marked as the load test's.
 
     Refuses (exit status 1, nothing dropped) a name without 'loadtest', 'bench' or 'scratch', and a database that
     exists without the load test's marker.
@@ -79,7 +80,7 @@ def fresh_database(url):
         if parts.scheme == "sqlite":
             fresh_sqlite_file(Path(parts.path[1:]))
         else:
-            fresh_postgres_database(parts._replace(path="/postgres").geturl(), name)
+            fresh_postgres_database(parts._replace(path="/postgres").geturl(), name, template)
     except NotOurs:
         sys.exit(
             f"refusing to drop {url}: it exists and the load test did not make it (it carries no marker). "
@@ -105,7 +106,7 @@ def fresh_sqlite_file(path):
         database.execute(f"INSERT INTO {MARKER_TABLE} VALUES (?)", [MARKER])
 
 
-def fresh_postgres_database(server, name):
+def fresh_postgres_database(server, name, template=None):
     import psycopg
     from psycopg import sql
 
@@ -117,7 +118,10 @@ def fresh_postgres_database(server, name):
             raise NotOurs
         database = sql.Identifier(name)
         connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(database))
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(database))
+        if template:
+            connection.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(database, sql.Identifier(template)))
+        else:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(database))
         connection.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(database, sql.Literal(MARKER)))
 
 
@@ -147,6 +151,27 @@ def holds_load_test_data(env, synthetic):
     except (OSError, psycopg.Error, subprocess.CalledProcessError, ValueError):  # not reachable, not migrated
         return False
     return counts == synthetic
+
+
+def bench_database(env, synthetic):
+    """The name of `make bench`'s database of `synthetic` trials on the same PostgreSQL server (bench/run.py makes
+    `bench_<size>`: synthetic trials only), when it exists with that many and nobody is connected to it: the load
+    test copies it (seconds) rather than generating the trials again (many minutes at 100,000). Else None."""
+    import psycopg
+
+    parts = urlsplit(env["DATABASE_URL"])
+    if parts.scheme == "sqlite":
+        return None
+    name = f"bench_{synthetic}"
+    try:
+        with psycopg.connect(parts._replace(path=f"/{name}").geturl()) as connection:
+            trials, others = connection.execute(
+                "SELECT count(*) FILTER (WHERE slug LIKE 'synthetic-%'), count(*) FILTER (WHERE slug NOT LIKE "
+                "'synthetic-%') FROM trials_trial"
+            ).fetchone()
+    except psycopg.Error:
+        return None
+    return name if (trials, others) == (synthetic, 0) else None
 
 
 def cache_answers(url):
@@ -416,11 +441,14 @@ def main():
         log(f"database {database_url}: reused (the load test's own, curated + {args.synthetic} synthetic)")
         manage(env, "migrate", "--noinput", "-v0")
     else:
-        log(f"database {database_url}: fresh, migrated, curated trials + {args.synthetic} synthetic, analyzed")
-        fresh_database(database_url)
+        template = bench_database(env, args.synthetic)
+        made = f"a copy of {template}" if template else "fresh"
+        log(f"database {database_url}: {made}, migrated, curated trials + {args.synthetic} synthetic, analyzed")
+        fresh_database(database_url, template)
         manage(env, "migrate", "--noinput", "-v0")
         manage(env, "load_initial_data")
-        manage(env, "make_synthetic_trials", str(args.synthetic), "--alongside-curated")
+        if not template:
+            manage(env, "make_synthetic_trials", str(args.synthetic), "--alongside-curated")
         # Planner statistics for the bulk-loaded rows, as autovacuum would gather them within minutes: without them
         # PostgreSQL plans the facet counts for empty tables, and a list page takes seconds instead of milliseconds.
         sample(
