@@ -385,3 +385,35 @@ def test_pages_are_shared_through_redis_and_never_stale(client, trial):
         for key in server.scan_iter(f"{prefix}:*"):
             server.delete(key)
     cache.clear()
+
+
+def test_no_stale_page_after_a_version_is_restored(client, db):
+    from trials.versions import versions
+
+    trial = publishable_trial(brief_title="Restored title")
+    trial.brief_title = "A later title"
+    trial.save()
+    assert "A later title" in served_from_cache(client, trial.get_absolute_url())
+    assert "A later title" in served_from_cache(client, "/trials/")
+    number = max(v.number for v in versions(trial.pk) if v.state.fields["brief_title"] == "Restored title")
+    actions.restore_version(trial=trial, number=number, user=UserFactory(role="Editor"))
+    for url in (trial.get_absolute_url(), "/trials/"):
+        response, page = get(client, url)
+        assert response["X-Page-Cache"] == "miss" and "Restored title" in page and "A later title" not in page
+
+
+def test_no_stale_page_after_a_wording_change_is_approved(client, trial):
+    from mechanisms import actions as wording
+
+    mechanism = Mechanism.objects.get(slug="angiogenesis")
+    served_from_cache(client, "/mechanisms/angiogenesis/")
+    change = wording.propose_wording(
+        concept=mechanism,
+        changes={"summary": {"old": mechanism.summary, "new": "New blood vessels feed the cells, in plain words."}},
+        user=UserFactory(role="Curator"),
+    )
+    response, page = get(client, "/mechanisms/angiogenesis/")  # a change waits: readers keep the approved wording
+    assert response.status_code == 200 and "New blood vessels feed the cells" not in page
+    wording.approve_wording(change=change, user=UserFactory(role="Editor"))
+    response, page = get(client, "/mechanisms/angiogenesis/")
+    assert response["X-Page-Cache"] == "miss" and "New blood vessels feed the cells" in page
