@@ -3,6 +3,7 @@
 import copy
 
 from trials import canonical as records
+from trials import vocabularies
 
 RECORD = {
     "slug": "example",
@@ -84,5 +85,10 @@ def test_every_field_has_a_label_and_every_value_a_display():
         assert records.field_label(name)
     assert records.display("countries", ["DK", "SE"]) == "DK, SE"
     assert records.display("why_stopped", None) == "—"
+    assert records.display("overall_status", "ACTIVE_NOT_RECRUITING") == "Active, not recruiting"  # labels, not codes
+    assert records.display("phase", "PHASE1_PHASE2") == "Phase 1/2"
+    assert records.display("diabetes_types", ["T1D"]) == vocabularies.DiabetesType("T1D").label
+    assert records.display("overall_status", "NO_SUCH_CODE") == "NO_SUCH_CODE"
+    assert records.display("gene_edited", True) == "Yes"
     shown = records.display("sources", records.canonical(RECORD)["sources"])
     assert "https://b.example/" in shown and "Registry record" in shown

@@ -264,6 +264,9 @@ def test_a_curators_acceptance_onto_a_published_trial_waits_for_an_editor(client
     assert counts["Changes to published trials waiting for approval"] == 1
     assert counts["Registry updates to review (ClinicalTrials.gov)"] == 0
 
+    client.force_login(eve)
+    review = client.get(review_url(change)).content.decode()
+    assert "the update from ClinicalTrials.gov (NCT00000001) accepted by ana" in review
     response = accept_as(client, eve, change, "brief_title")  # the editor approves it as any change
     assert any(
         m.startswith("Approved the update from ClinicalTrials.gov (NCT00000001) accepted by ana: brief title")
@@ -273,6 +276,15 @@ def test_a_curators_acceptance_onto_a_published_trial_waits_for_an_editor(client
     latest = Trial.objects.get(pk=trial.pk).history.latest()
     assert latest.history_user == eve
     assert latest.history_change_reason.startswith("Approved the update from ClinicalTrials.gov (NCT00000001)")
+
+
+def test_the_editor_reads_a_changed_status_in_words(client, ana, eve):
+    trial = published(overall_status="RECRUITING")
+    post_as(client, ana, trial, overall_status="ACTIVE_NOT_RECRUITING")
+    (change,) = RegistryUpdate.objects.pending()
+    client.force_login(eve)
+    review = client.get(review_url(change)).content.decode()
+    assert "Active, not recruiting" in review and "ACTIVE_NOT_RECRUITING" not in review
 
 
 def test_a_curators_acceptance_is_refused_while_a_change_waits_and_nothing_is_lost(client, ana, eve):

@@ -317,8 +317,31 @@ def _item_text(name: str, item: dict[str, Any]) -> str:
     return json.dumps(item, ensure_ascii=False)
 
 
+# The fields whose values are codes of a vocabulary: shown by their labels, never the codes.
+CODED = {
+    "sponsor_class": vocabularies.SponsorClass,
+    "study_type": vocabularies.StudyType,
+    "phase": vocabularies.Phase,
+    "overall_status": vocabularies.OverallStatus,
+    "enrollment_type": vocabularies.EnrollmentType,
+    "cell_source": vocabularies.CellSource,
+    "cell_origin": vocabularies.CellOrigin,
+    "differentiation": vocabularies.DifferentiationStage,
+    "encapsulation": vocabularies.Encapsulation,
+    "immunosuppression": vocabularies.Immunosuppression,
+    "diabetes_types": vocabularies.DiabetesType,
+    "routes": vocabularies.Route,
+}
+
+
+def _label(name: str, code: Any) -> str:
+    vocabulary = CODED.get(name)
+    return str(vocabulary(code).label) if vocabulary and code in vocabulary.values else str(code)
+
+
 def display(name: str, value: Any) -> str:
-    """A value of a record's field in words, for curators (one line per item of a list of items)."""
+    """A value of a record's field in words, for curators (one line per item of a list of items); a code of a
+    vocabulary by its label."""
     if value in EMPTY:
         return "—"
     if name in ITEMS:
@@ -328,5 +351,7 @@ def display(name: str, value: Any) -> str:
         shown = value["date"][: {"YEAR": 4, "MONTH": 7}.get(precision, 10)]
         return shown + (f" ({value['type'].lower()})" if value.get("type") else "")
     if isinstance(value, list):
-        return ", ".join(map(str, value))
-    return str(value)
+        return ", ".join(_label(name, code) for code in value)
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return _label(name, value)

@@ -193,6 +193,8 @@ class RegistryUpdateAdmin(admin.ModelAdmin):
             "can_resolve": can_resolve,
             "curators_change": curators_change,
             "waits": waits,
+            # A change that is not the curator's own edit says where it comes from (an accepted registry update).
+            "proposed_from": "" if update.source.startswith("change by ") else update.source,
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/trials/ctgov_registryupdate_review.html", context)
