@@ -63,6 +63,7 @@ class Version:
     user: Any
     reasons: list[str]
     state: State
+    edit_version: int | None = None  # the trial's edit version after this save (trials/actions/edit_versions.py)
     changes: list[dict] = field(default_factory=list)
 
 
@@ -99,7 +100,7 @@ def versions(trial_id: int) -> list[Version]:
     groups: dict[str, list] = {}
     for item in records:
         groups.setdefault(_group_key(item[1]), []).append(item)
-    state, found = State(), []
+    state, found, edit_version = State(), [], None
     for items in groups.values():  # in order of their first record
         reasons = []
         for model, record in items:
@@ -108,6 +109,7 @@ def versions(trial_id: int) -> list[Version]:
             values = {f.attname: getattr(record, f.attname) for f in content_fields(model)}
             if model is Trial:
                 state.fields = values
+                edit_version = record.edit_version  # a save of rows alone keeps the version before it
                 state.m2m = {name: sorted(m2m[name].get(record.history_id, [])) for name in M2M_FIELDS}
             elif record.history_type == "-":
                 state.rows.pop((model._meta.label, record.id), None)
@@ -115,11 +117,18 @@ def versions(trial_id: int) -> list[Version]:
                 state.rows[(model._meta.label, record.id)] = values
         last = items[-1][1]
         user = next((record.history_user for _, record in items if record.history_user_id), None)
-        found.append(Version(len(found) + 1, last.history_date, user, reasons, state.copy()))
+        found.append(Version(len(found) + 1, last.history_date, user, reasons, state.copy(), edit_version))
     labels = Labels(found)
     for before, version in zip([None, *found], found, strict=False):
         version.changes = differences(before.state if before else State(), version.state, labels)
     return found
+
+
+def state_at(trial_id: int, edit_version: int) -> State | None:
+    """The whole record as it stood at the trial's edit version `edit_version` (after the last save that left it
+    there), or None when the history does not reach back that far. Queries as `versions`."""
+    found = [v for v in versions(trial_id) if v.edit_version is not None and v.edit_version <= edit_version]
+    return found[-1].state if found else None
 
 
 class Labels:
