@@ -73,7 +73,8 @@ def form_data(response):
     inlines = response.context.get("inline_admin_formsets", [])  # none on a history (revert) page
     for inline in inlines:
         formset = inline.formset
-        for key, value in formset.management_form.initial.items():
+        management = formset.management_form  # a page shown again after a POST has it bound to what was posted
+        for key, value in (management.cleaned_data if management.is_bound else management.initial).items():
             data[f"{formset.prefix}-{key}"] = value
         data[f"{formset.prefix}-TOTAL_FORMS"] = len(formset.initial_forms)
         for form in formset.initial_forms:

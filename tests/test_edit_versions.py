@@ -1,14 +1,16 @@
 """No lost update (trials/actions/edit_versions.py): a page opened before someone else saved the same trial, or one of
 its rows, cannot overwrite that save; the curator is told who saved what and when, and keeps their input."""
 
+import html
+
 import pytest
 from django.urls import reverse
 
 from tests.factories import SourceFactory, UserFactory, publishable_trial
 from tests.test_admin import change_url, form_data, messages_of
 from tests.test_ctgov import changed_record, import_studies, study
-from trials import actions
-from trials.models import RegistryUpdateStatus, Source, Trial
+from trials import actions, versions
+from trials.models import RegistryUpdateStatus, Site, Source, Trial
 from trials.vocabularies import CurationState
 
 pytestmark = pytest.mark.django_db
@@ -246,3 +248,145 @@ def test_registry_update_acceptance_refuses_a_trial_saved_since_the_review_page(
     assert response.status_code == 302
     trial.refresh_from_db()
     assert trial.overall_status == "COMPLETED" and trial.acronym == "ANA"
+
+
+# --- Inline rows: a stale page's rows take over what someone else changed since ---------------------
+
+
+def row_key(data, prefix, row, name):
+    """The POST key of field `name` of `row` in the inline formset `prefix` of a page's data."""
+    index = next(
+        i for i in range(int(data[f"{prefix}-TOTAL_FORMS"])) if str(data.get(f"{prefix}-{i}-id")) == str(row.pk)
+    )
+    return f"{prefix}-{index}-{name}"
+
+
+def conflict_text(response):
+    return html.unescape(response.content.decode())
+
+
+def test_a_row_changed_since_is_taken_over_so_saving_again_keeps_it(client, ana, ben):
+    trial = publishable_trial(curation_state=CurationState.DRAFT, summary="Old summary.")
+    source = trial.sources.get()
+    site = Site.objects.create(trial=trial, facility="University Hospital", city="Toronto", country_id="CA")
+    anas = opened(client, ana, trial)
+    bens = opened(client, ben, trial)
+
+    client.force_login(ben)  # Ben changes the source (a text, a choice, a date) and the site's city and country
+    changes = {
+        row_key(bens, "sources", source, "title"): "Ben's title",
+        row_key(bens, "sources", source, "kind"): "SPONSOR",
+        row_key(bens, "sources", source, "source_date"): "2024-05-02",
+        row_key(bens, "sources", source, "date_precision"): "DAY",
+        row_key(bens, "sites", site, "city"): "Montreal",
+        row_key(bens, "sites", site, "country"): "US",
+    }
+    response = client.post(change_url(trial), {**bens, **changes})
+    assert response.status_code == 302, response.context and response.context["errors"]
+    assert versions.state_at(trial.pk, 0).rows[("trials.Source", source.pk)]["title"] == ""  # as Ana's page showed
+
+    client.force_login(ana)  # Ana's page, opened before, changed only the summary
+    response = client.post(change_url(trial), {**anas, "summary": "Ana's summary."})
+    assert response.status_code == 200  # refused, nothing saved
+    trial.refresh_from_db()
+    assert trial.summary == "Old summary."
+    assert (
+        "In the rows, the fields you had not changed now show their values (source “Ben's title”: title, kind, "
+        "date, precision; site “University Hospital, Montreal”: city, country); yours are kept."
+    ) in conflict_text(response)
+    again = form_data(response)  # the page shown again, as Ana's browser would post it
+    assert again["summary"] == "Ana's summary."
+    assert {name: again[row_key(again, "sources", source, name)] for name in ("title", "kind", "source_date")} == {
+        "title": "Ben's title",
+        "kind": "SPONSOR",
+        "source_date": "2024-05-02",
+    }
+    assert (again[row_key(again, "sites", site, "city")], again[row_key(again, "sites", site, "country")]) == (
+        "Montreal",
+        "US",
+    )
+
+    response = client.post(change_url(trial), again)
+    assert response.status_code == 302, response.context and response.context["errors"]
+    trial.refresh_from_db()
+    source.refresh_from_db()
+    site.refresh_from_db()
+    assert trial.summary == "Ana's summary."  # both saves hold
+    assert (source.title, source.kind, str(source.source_date)) == ("Ben's title", "SPONSOR", "2024-05-02")
+    assert (site.city, site.country_id) == ("Montreal", "US")
+
+
+def test_a_row_field_both_changed_keeps_the_stale_pages_value_and_says_so(client, ana, ben):
+    trial = publishable_trial(curation_state=CurationState.DRAFT)
+    source = trial.sources.get()
+    anas = opened(client, ana, trial)
+    bens = opened(client, ben, trial)
+    client.force_login(ben)
+    assert (
+        client.post(change_url(trial), {**bens, row_key(bens, "sources", source, "title"): "Ben's"}).status_code == 302
+    )
+
+    client.force_login(ana)
+    mine = {row_key(anas, "sources", source, "title"): "Ana's", row_key(anas, "sources", source, "publisher"): "WHO"}
+    response = client.post(change_url(trial), {**anas, **mine})
+    assert response.status_code == 200
+    source.refresh_from_db()
+    assert (source.title, source.publisher) == ("Ben's", "")
+    content = conflict_text(response)
+    assert "the fields you both changed show yours, which saving again applies over theirs (source “Ben's”: title)" in (
+        content
+    )
+    assert "you had not changed now show" not in content  # nothing of Ben's taken over: he changed only the title
+    again = form_data(response)
+    assert (
+        again[row_key(again, "sources", source, "title")],
+        again[row_key(again, "sources", source, "publisher")],
+    ) == (
+        "Ana's",
+        "WHO",
+    )
+
+    assert client.post(change_url(trial), again).status_code == 302  # applied knowingly
+    source.refresh_from_db()
+    assert (source.title, source.publisher) == ("Ana's", "WHO")
+
+
+def test_rows_added_since_survive_a_stale_pages_two_saves_and_rows_deleted_since_are_named(client, ana, ben):
+    trial = publishable_trial(curation_state=CurationState.DRAFT)
+    extra = SourceFactory(trial=trial, url="https://example.org/news", kind="NEWS", title="News")
+    anas = opened(client, ana, trial)
+    bens = opened(client, ben, trial)
+
+    client.force_login(ben)  # Ben adds a site
+    added = {
+        "sites-TOTAL_FORMS": int(bens["sites-TOTAL_FORMS"]) + 1,
+        f"sites-{bens['sites-TOTAL_FORMS']}-facility": "Ben's hospital",
+        f"sites-{bens['sites-TOTAL_FORMS']}-country": "CA",
+    }
+    response = client.post(change_url(trial), {**bens, **added})
+    assert response.status_code == 302, response.context and response.context["errors"]
+
+    client.force_login(ana)  # Ana's page does not show Ben's site
+    response = client.post(change_url(trial), {**anas, "summary": "Ana's summary."})
+    assert response.status_code == 200
+    response = client.post(change_url(trial), form_data(response))
+    assert response.status_code == 302, response.context and response.context["errors"]
+    trial.refresh_from_db()
+    assert trial.summary == "Ana's summary."
+    assert list(trial.sites.values_list("facility", flat=True)) == ["Ben's hospital"]
+
+    client.force_login(ben)  # Ben deletes a source; Ana's next page, opened before, still has it
+    anas = opened(client, ana, trial)
+    client.force_login(ben)
+    bens = opened(client, ben, trial)
+    response = client.post(change_url(trial), {**bens, row_key(bens, "sources", extra, "DELETE"): "on"})
+    assert response.status_code == 302, response.context and response.context["errors"]
+    assert not Source.objects.filter(pk=extra.pk).exists()
+
+    client.force_login(ana)
+    response = client.post(change_url(trial), {**anas, row_key(anas, "sources", extra, "title"): "Ana's news"})
+    assert response.status_code == 200
+    content = conflict_text(response)
+    assert "A source on this page was deleted by someone else after you opened it" in content
+    assert "Title “Ana's news”" in content
+    assert trial.sites.count() == 1 and trial.sources.count() == 1

@@ -6,14 +6,19 @@ and a write from an older version is refused with who saved what and when since 
 pass the check on PostgreSQL.
 """
 
+from dataclasses import dataclass
+
+from django.core.exceptions import FieldDoesNotExist
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import capfirst
 
+from trials import versions as trial_versions
 from trials.models import Outcome, Publication, RegistryIdentifier, Site, Source, Trial, TrialMechanism, TrialRelation
 
 ROW_MODELS = [RegistryIdentifier, TrialMechanism, Publication, Source, Outcome, Site, TrialRelation]
 MAX_SAVES_NAMED = 3
+MAX_ROWS_POSTED = 1000  # a formset's rows read from a stale page, at most (Django's own cap on a formset)
 
 
 def parse_version(value):
@@ -150,3 +155,86 @@ def taken_over(trial_id, seen, posted):
         if as_posted(value) == before and as_posted(after) != before:
             result[name] = after
     return result
+
+
+def seen_state(trial_id, seen):
+    """The trial's record (fields and rows, trials/versions.py) at version `seen`, when the trial moved past it since
+    (locking its row, as `stale_problem`); None when it did not, or when the page posted no version."""
+    if seen is None:
+        return None
+    current = current_version(trial_id)
+    if current is None or current == seen:
+        return None
+    return trial_versions.state_at(trial_id, seen)
+
+
+def row_taken_over(fields, data, files, prefix, seen, now):
+    """One inline row as a page opened at an older version of the trial posted it: the fields it left as they were
+    there but someone else changed since ({name: the value now}), and the fields both changed, differently ([names];
+    the page's value is kept). `fields`: the row form's {name: form field}; `data`, `files`: the POST, the row's
+    fields named "`prefix`-name"; `seen`, `now`: the row's {field name: value} then and now. A field counts as left
+    as it was when its form field says it has not changed (Field.has_changed, what the widget posted)."""
+    taken, both = {}, []
+    for name, field in fields.items():
+        if name not in seen or name not in now or field.disabled or seen[name] == now[name]:
+            continue
+        posted = field.widget.value_from_datadict(data, files, f"{prefix}-{name}")
+        if not field.has_changed(seen[name], posted):
+            taken[name] = now[name]
+        elif field.has_changed(now[name], posted):
+            both.append(name)
+    return taken, both
+
+
+@dataclass
+class RowNote:
+    """A posted row whose fields were changed by someone else since the page was shown: `taken` (field labels) now
+    show the other's values, `kept` were changed by both and keep the page's."""
+
+    row: str
+    taken: list[str]
+    kept: list[str]
+
+
+def take_over_rows(*, trial_id, state, model, fields, data, files, prefix):
+    """The rows of `model` a stale trial page posted (its formset's initial forms, named `prefix`), compared with
+    `state`, the record at the version the page showed (`seen_state`): returns `data` (a mutable copy of the POST)
+    with every field the page left as it was but someone else changed since written as the value now, in the form a
+    page posts it, and a RowNote for each row concerned. Rows deleted since are left alone (RowForm.STALE_ROW names
+    them); rows added since are not on the page. One query."""
+    try:
+        count = min(int(data.get(f"{prefix}-INITIAL_FORMS", 0)), MAX_ROWS_POSTED)
+    except (TypeError, ValueError):
+        count = 0
+    posted = {}  # row id → its form's prefix
+    for index in range(max(count, 0)):
+        row_id = str(data.get(f"{prefix}-{index}-id", ""))
+        if row_id.isdigit():
+            posted[int(row_id)] = f"{prefix}-{index}"
+    named_by = [f.name for f in model._meta.concrete_fields if f.is_relation and f.name != "trial"]  # for str(row)
+    rows_now = model.objects.filter(trial_id=trial_id, pk__in=posted).select_related(*named_by) if posted else []
+    names = {name: model._meta.get_field(name) for name in fields if _is_model_field(model, name)}
+    notes = []
+    for row in rows_now:
+        then = state.rows.get((model._meta.label, row.pk))
+        if then is None:
+            continue
+        seen = {name: then[f.attname] for name, f in names.items() if f.attname in then}
+        now = {name: getattr(row, f.attname) for name, f in names.items()}
+        taken, both = row_taken_over(fields, data, files, posted[row.pk], seen, now)
+        for name, value in taken.items():
+            data[f"{posted[row.pk]}-{name}"] = as_posted(value)
+        if taken or both:
+            label = f"{model._meta.verbose_name} “{row}”"
+            notes.append(
+                RowNote(label, [str(names[n].verbose_name) for n in taken], [str(names[n].verbose_name) for n in both])
+            )
+    return data, notes
+
+
+def _is_model_field(model, name):
+    try:
+        model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return True

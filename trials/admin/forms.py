@@ -165,6 +165,7 @@ class TrialAdminForm(forms.ModelForm):
     user = None  # set by TrialAdmin.get_form: the curator posting the form
     version_m2m = None  # on a revert page: {field: codes} of the version shown
     live_version = None  # on a revert page: the trial's edit version now (the instance shown is an old one)
+    row_notes = ()  # on a stale page: edit_versions.RowNote of each row whose fields someone else changed
 
     # The trial's edit version when the page was shown: a save from an older one is refused (no lost update).
     seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
@@ -310,6 +311,16 @@ class TrialAdminForm(forms.ModelForm):
         if taken:
             labels = ", ".join(str(Trial._meta.get_field(name).verbose_name) for name in taken)
             message += f" The fields you had not changed now show their values ({labels}); yours are kept."
+        if taken_rows := [f"{note.row}: {', '.join(note.taken)}" for note in self.row_notes if note.taken]:
+            message += (
+                f" In the rows, the fields you had not changed now show their values ({'; '.join(taken_rows)}); "
+                "yours are kept."
+            )
+        if kept_rows := [f"{note.row}: {', '.join(note.kept)}" for note in self.row_notes if note.kept]:
+            message += (
+                " In the rows, the fields you both changed show yours, which saving again applies over theirs "
+                f"({'; '.join(kept_rows)})."
+            )
         self.add_error(None, message)
         self.data = self.data.copy()
         self.data[self.add_prefix("seen_version")] = str(self.current_version)
