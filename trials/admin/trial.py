@@ -37,6 +37,7 @@ from trials.admin.inlines import (
 )
 from trials.admin.list_filters import DiabetesTypeFilter, MechanismFilter, ProblemFilter, StalenessFilter
 from trials.admin.reasons import ReasonConfirmationMixin
+from trials.admin.stale_rows import StaleRowsMixin
 from trials.admin.versions import VersionsAdminMixin
 from trials.models import Comment, RegistryIdentifier, Source, Trial, TrialMechanism
 from trials.status import StatusDisplay
@@ -98,7 +99,7 @@ CURATION_COLUMNS = [
 
 
 @admin.register(Trial)
-class TrialAdmin(ApprovalMixin, ReasonConfirmationMixin, VersionsAdminMixin, SimpleHistoryAdmin):
+class TrialAdmin(StaleRowsMixin, ApprovalMixin, ReasonConfirmationMixin, VersionsAdminMixin, SimpleHistoryAdmin):
     form = TrialAdminForm
     inlines = [
         RegistryIdentifierInline,
@@ -273,10 +274,8 @@ class TrialAdmin(ApprovalMixin, ReasonConfirmationMixin, VersionsAdminMixin, Sim
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
-        # The rows a stale page posted that now show someone else's values: filled by get_formset_kwargs (it runs
-        # before the form is checked), named in the form's conflict message.
         attrs = {"user": request.user, "row_notes": []}
-        request._row_notes = attrs["row_notes"]
+        request._row_notes = attrs["row_notes"]  # filled by StaleRowsMixin.get_formset_kwargs, before the form's check
         if version := self.reverting_to(request):
             # The instance shown is the old version's: the check compares with the trial's version now.
             attrs["live_version"] = Trial.objects.filter(pk=obj.pk).values_list("edit_version", flat=True).first()
@@ -286,30 +285,6 @@ class TrialAdmin(ApprovalMixin, ReasonConfirmationMixin, VersionsAdminMixin, Sim
                 for name, values in m2m_codes_by_record([version]).items()
             }
         return type(form.__name__, (form,), attrs)
-
-    def get_formset_kwargs(self, request, obj, inline, prefix):
-        """On a POST from a page opened before someone else saved the trial, its rows' fields the curator left as
-        they were take the values saved since, as the trial's own fields do (TrialAdminForm._refuse_stale_form): the
-        page shown again holds them, so saving it again cannot undo the other's change of a row."""
-        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
-        if request.method != "POST" or obj is None or obj.pk is None:
-            return kwargs
-        if not hasattr(request, "_seen_state"):  # read once for all the inlines
-            seen = edit_versions.parse_version(request.POST.get("seen_version"))
-            request._seen_state = edit_versions.seen_state(obj.pk, seen)
-        if request._seen_state is None:
-            return kwargs
-        kwargs["data"], notes = edit_versions.take_over_rows(
-            trial_id=obj.pk,
-            state=request._seen_state,
-            model=inline.model,
-            fields=inline.get_formset(request, obj).form.base_fields,
-            data=kwargs["data"],
-            files=kwargs["files"],
-            prefix=prefix,
-        )
-        getattr(request, "_row_notes", []).extend(notes)
-        return kwargs
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name in {"diabetes_types", "routes"}:
