@@ -210,30 +210,77 @@ def tables_with_triggers(using="default"):
 # --- Counting on write ----------------------------------------------------------------------------
 
 
-def schedule_refresh(using="default"):
-    """Count the public counts afresh once the current transaction commits (at once outside a transaction).
-    Once per transaction, however many writes it makes."""
+class PendingRefresh:
+    """What a transaction's commit does, once however many writes it makes: recheck the stored problems of the
+    trials it touched (trials/stored_problems.py), then count the public counts afresh."""
+
+    def __init__(self, using):
+        self.using = using
+        self.trial_ids: set[int] = set()  # every trial the transaction touched
+        self.unchecked: set[int] = set()  # those its own reads did not recheck yet
+
+    def add(self, trial_ids):
+        self.trial_ids.update(trial_ids)
+        self.unchecked.update(trial_ids)
+
+    def __call__(self):
+        from trials import stored_problems
+
+        connections[self.using].registry_refresh = None
+        if self.trial_ids:
+            stored_problems.recheck(self.trial_ids, self.using)
+        refresh_counts()
+
+
+def pending_refresh(using="default"):
+    """The refresh waiting for the current transaction's commit on this connection, or None."""
+    connection = connections[using]
+    pending = getattr(connection, "registry_refresh", None)
+    if (
+        pending is not None
+        and connection.in_atomic_block
+        and any(entry[1] is pending for entry in connection.run_on_commit)
+    ):
+        return pending
+    return None
+
+
+def schedule_refresh(using="default", trial_ids=()):
+    """Recheck the stored problems of `trial_ids` and count the public counts afresh once the current transaction
+    commits (at once outside a transaction). Once per transaction, however many writes it makes."""
     connection = connections[using]
     if not connection.in_atomic_block:
-        refresh_counts()
+        refresh = PendingRefresh(using)
+        refresh.add(trial_ids)
+        refresh()
         return
-    pending = getattr(connection, "registry_refresh", None)
-    if pending is not None and any(entry[1] is pending for entry in connection.run_on_commit):
-        return
-
-    def refresh():
-        connection.registry_refresh = None
-        refresh_counts()
-
-    connection.registry_refresh = refresh
-    transaction.on_commit(refresh, using=using, robust=True)
+    pending = pending_refresh(using)
+    if pending is None:
+        pending = connection.registry_refresh = PendingRefresh(using)
+        transaction.on_commit(pending, using=using, robust=True)
+    pending.add(trial_ids)
 
 
-def registry_written(sender, using="default", **kwargs):
-    """post_save, post_delete and m2m_changed of any model of the project's apps: recount after the commit."""
+def trials_touched(sender, instance, kwargs) -> set[int]:
+    """The trials a write touched: the trial itself, a row's trial, or the trials of a many-to-many change."""
+    from trials.models import Trial
+
+    if isinstance(instance, Trial):
+        return {instance.pk} if instance.pk else set()
+    if kwargs.get("model") is Trial and kwargs.get("pk_set"):
+        return set(kwargs["pk_set"])
+    trial_id = getattr(instance, "trial_id", None)
+    return {trial_id} if isinstance(trial_id, int) else set()
+
+
+def registry_written(sender, using="default", instance=None, **kwargs):
+    """post_save, post_delete and m2m_changed of any model of the project's apps: recheck the trials it touched and
+    recount after the commit. Not the stored problems themselves (written by that recheck)."""
+    from trials.models import TrialProblem
+
     # Not the historical models of a migration: its data is not the registry's yet.
-    if sender._meta.apps is apps and sender._meta.app_label in project_app_labels():
-        schedule_refresh(using)
+    if sender._meta.apps is apps and sender._meta.app_label in project_app_labels() and sender is not TrialProblem:
+        schedule_refresh(using, trials_touched(sender, instance, kwargs))
 
 
 def refresh_counts():

@@ -6,6 +6,10 @@ problem stops publication (the workflow refuses to publish, or to save as publis
 one); the others are curators' tasks, and those that change what a reader should believe carry a
 `public` sentence for the trial's page. `manage.py check_records` prints them all; the README lists them.
 
+A rule that reads today's date says on which days it can hold (`days`): the rest of the facts being equal, its
+answer is the same on each of those days and None on every other. Stored problems (trials/stored_problems.py) keep
+those days beside the rule, so that they stay true as days pass without being checked again.
+
 The facts a rule reads: overall_status, status_confirmed_on, start_date(_precision),
 completion_date(_precision), last_reviewed_on, key_results, programme_discontinued_on(_precision),
 why_stopped, and lists `sources` (each with `kind`), `publications` (each with `kind`) and `outcomes`.
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 # Status codes (ClinicalTrials.gov's), as trials.vocabularies.OverallStatus stores them.
@@ -48,22 +52,30 @@ class Problem:
         return self.message
 
 
+# The first and last day on which a problem holds (None: no bound), or None: on no day.
+Days = tuple[date | None, date | None] | None
+ALWAYS: Days = (None, None)
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str
     title: str  # a short name for lists and filters
     blocking: bool
     check: Callable[[Any, date], Problem | None]
+    # Rules that read today: the days on which `check` may find the problem (the same answer on each of them).
+    days: Callable[[Any], Days] | None = None
 
 
 RULES: list[Rule] = []
 
 
-def rule(title: str, *, blocking: bool = False):
-    """Register a rule function under its name, with a short title for lists and filters."""
+def rule(title: str, *, blocking: bool = False, days: Callable[[Any], Days] | None = None):
+    """Register a rule function under its name, with a short title for lists and filters, and for a rule that reads
+    today, the days on which it may hold."""
 
     def register(function):
-        RULES.append(Rule(function.__name__, title, blocking, function))
+        RULES.append(Rule(function.__name__, title, blocking, function, days))
         return function
 
     return register
@@ -93,6 +105,20 @@ def in_words(day: date, precision: str) -> str:
     return f"{day.day} {day:%B} {day.year}"
 
 
+def from_day_after(day: date | None) -> Days:
+    """The days after `day`, without end (none when `day` is unknown)."""
+    if day is None or day == date.max:
+        return None
+    return (day + timedelta(days=1), None)
+
+
+def until_day_before(day: date | None) -> Days:
+    """The days before `day` (none when `day` is unknown)."""
+    if day is None or day == date.min:
+        return None
+    return (None, day - timedelta(days=1))
+
+
 def _status(facts) -> str:
     return STATUS_WORDS.get(facts.overall_status, (facts.overall_status or "").lower().replace("_", " "))
 
@@ -104,7 +130,10 @@ def _kinds(items: Iterable[Any]) -> set[str]:
 # --- The rules --------------------------------------------------------------------------------
 
 
-@rule("Active status, completion date passed")
+@rule(
+    "Active status, completion date passed",
+    days=lambda facts: from_day_after(end_of(facts.completion_date, facts.completion_date_precision)),
+)
 def active_after_completion(facts, today: date) -> Problem | None:
     """An active status (not yet recruiting, recruiting, by invitation, active) whose completion has passed."""
     ended = end_of(facts.completion_date, facts.completion_date_precision)
@@ -119,7 +148,10 @@ def active_after_completion(facts, today: date) -> Problem | None:
     )
 
 
-@rule("Not yet recruiting after the start date")
+@rule(
+    "Not yet recruiting after the start date",
+    days=lambda facts: from_day_after(end_of(facts.start_date, facts.start_date_precision)),
+)
 def not_yet_recruiting_after_start(facts, today: date) -> Problem | None:
     started = end_of(facts.start_date, facts.start_date_precision)
     if facts.overall_status != "NOT_YET_RECRUITING" or started is None or started >= today:
@@ -193,7 +225,7 @@ def source_without_kind(facts, today: date) -> Problem | None:
     )
 
 
-@rule("Status confirmed in the future", blocking=True)
+@rule("Status confirmed in the future", blocking=True, days=lambda facts: until_day_before(facts.status_confirmed_on))
 def status_confirmed_in_future(facts, today: date) -> Problem | None:
     if facts.status_confirmed_on is None or facts.status_confirmed_on <= today:
         return None
@@ -205,7 +237,7 @@ def status_confirmed_in_future(facts, today: date) -> Problem | None:
     )
 
 
-@rule("Reviewed in the future", blocking=True)
+@rule("Reviewed in the future", blocking=True, days=lambda facts: until_day_before(facts.last_reviewed_on))
 def reviewed_in_future(facts, today: date) -> Problem | None:
     if facts.last_reviewed_on is None or facts.last_reviewed_on <= today:
         return None
@@ -241,6 +273,33 @@ def problems(facts, today: date) -> list[Problem]:
 
 def blocking_problems(facts, today: date) -> list[Problem]:
     return [problem for problem in problems(facts, today) if problem.blocking]
+
+
+@dataclass(frozen=True)
+class DatedProblem:
+    """A problem of a trial and the days on which it holds (`first`, `last`: None for no bound)."""
+
+    rule: str
+    blocking: bool
+    first: date | None
+    last: date | None
+
+    def holds_on(self, day: date) -> bool:
+        return (self.first is None or self.first <= day) and (self.last is None or day <= self.last)
+
+
+def dated_problems(facts, today: date) -> list[DatedProblem]:
+    """Every problem the facts have on some day, with the days it holds: a rule without `days` is checked `today`
+    (its answer is the same on any day), a rule with `days` on the first (or last) of its days."""
+    found = []
+    for r in RULES:
+        days = r.days(facts) if r.days else ALWAYS
+        if days is None:
+            continue
+        first, last = days
+        if problem := r.check(facts, first or last or today):
+            found.append(DatedProblem(r.name, problem.blocking, first, last))
+    return found
 
 
 # What `facts_of` reads, to prefetch for a list of trials.

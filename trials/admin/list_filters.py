@@ -1,10 +1,12 @@
 """The trial list's filters in the admin: mechanism, diabetes type, staleness, integrity problems."""
 
 from django.contrib import admin
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from mechanisms.models import Mechanism
-from trials import integrity
+from trials import integrity, stored_problems
+from trials.models import TrialProblem
 from trials.status import record_stale_q, status_stale_q
 from trials.vocabularies import DiabetesType
 
@@ -61,8 +63,8 @@ class StalenessFilter(admin.SimpleListFilter):
 
 
 class ProblemFilter(admin.SimpleListFilter):
-    """Trials with an integrity problem (trials/integrity.py): any, blocking, or one rule. The rules run in Python
-    over the trials the other filters leave (their sources, publications and outcomes read in three queries)."""
+    """Trials with an integrity problem (trials/integrity.py): any, blocking, or one rule. Read from the stored
+    problems that hold today (trials/stored_problems.py): a condition in SQL, and the counts in one query."""
 
     title = "problem"
     parameter_name = "problem"
@@ -74,27 +76,26 @@ class ProblemFilter(admin.SimpleListFilter):
             *[(rule.name, rule.title) for rule in integrity.RULES],
         ]
 
-    def matching(self, queryset):
-        """{lookup: [pks of the trials it selects]} for every lookup, from one pass over `queryset`."""
-        today = timezone.localdate()
-        found = {lookup: [] for lookup, _title in self.lookup_choices}
-        for trial in queryset.prefetch_related(*integrity.PREFETCH):
-            problems = integrity.problems(integrity.facts_of(trial), today)
-            if problems:
-                found["any"].append(trial.pk)
-            if any(problem.blocking for problem in problems):
-                found["blocking"].append(trial.pk)
-            for name in {problem.rule for problem in problems}:
-                found[name].append(trial.pk)
-        return found
-
     def queryset(self, request, queryset):
         if not self.value() or self.value() not in dict(self.lookup_choices):
             return queryset
-        return queryset.filter(pk__in=self.matching(queryset)[self.value()])
+        stored_problems.recheck_pending()
+        return queryset.filter(TrialProblem.objects.trials_having(self.value(), timezone.localdate()))
 
     def get_facet_queryset(self, changelist):
-        """The counts beside each lookup (the admin's facets), from one pass instead of one per lookup."""
+        """The counts beside each lookup (the admin's facets), in one query over the stored problems of the trials
+        the other filters leave."""
+        stored_problems.recheck_pending()
         filtered = changelist.get_queryset(self.request, exclude_parameters=self.expected_parameters())
-        found = self.matching(filtered)
-        return {f"{i}__c": len(found[lookup]) for i, (lookup, _title) in enumerate(self.lookup_choices)}
+        problems = TrialProblem.objects.holding_on(timezone.localdate()).filter(
+            trial__in=filtered.order_by().values("pk")
+        )
+        counts = {}
+        for i, (lookup, _title) in enumerate(self.lookup_choices):
+            if lookup in {"any", "blocking"}:  # trials: one row per problem, several per trial
+                counts[f"{i}__c"] = Count(
+                    "trial", distinct=True, filter=Q(blocking=True) if lookup == "blocking" else None
+                )
+            else:  # one row per trial and rule
+                counts[f"{i}__c"] = Count("pk", filter=Q(rule=lookup))
+        return problems.aggregate(**counts)

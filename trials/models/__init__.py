@@ -1,7 +1,8 @@
 """The registry's models: trials (`trial`), what they link to (`parts`: registry identifiers, mechanism links,
 publications, sources, sites, published outcomes, related trials), the lookup tables of multi-valued vocabularies
 (`lookups`), and the registry updates found on ClinicalTrials.gov or in a newer curated data file
-(`registry_updates`), and the review conversation's comments (`comments`).
+(`registry_updates`), the review conversation's comments (`comments`), and each trial's integrity problems, stored
+(`problems`).
 
 The database enforces every vocabulary (trials/vocabularies.py), the order of dates and non-negative enrollment
 with named constraints. Reusable reads are QuerySet methods. Import the models from here: `trials.models.Trial`.
@@ -18,6 +19,7 @@ from trials.models.parts import (  # noqa: I001 (after the trial they link to)
     TrialMechanism,
     TrialRelation,
 )
+from trials.models.problems import TrialProblem, TrialProblemQuerySet
 from trials.models.registry_updates import (
     RegistryUpdate,
     RegistryUpdateOrigin,
@@ -45,4 +47,6 @@ __all__ = [
     "RegistryUpdateQuerySet",
     "RegistryUpdateStatus",
     "Comment",
+    "TrialProblem",
+    "TrialProblemQuerySet",
 ]

@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from mechanisms.models import Mechanism
+from trials import data_version
 from trials.actions import read_records, trial_fields
 from trials.models import RegistryIdentifier, Trial, TrialMechanism
 from trials.vocabularies import PRECISE_DATES, CurationState, Registry
@@ -209,3 +210,5 @@ class Command(BaseCommand):
         TrialMechanism.objects.bulk_create(mechanism_links, batch_size=batch_size)
         for model, rows in through.values():
             model.objects.bulk_create(rows, batch_size=batch_size)
+        # bulk_create sends no signal: name the new trials, whose problems are stored once this commits.
+        data_version.schedule_refresh(trial_ids=[trial.pk for trial in trials])
