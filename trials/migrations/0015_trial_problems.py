@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'stored integrity problem',
                 'indexes': [models.Index(fields=['rule', 'trial'], name='trial_problem_rule')],
-                'constraints': [models.UniqueConstraint(fields=('trial', 'rule'), name='trial_problem_one_per_rule')],
+                'constraints': [models.UniqueConstraint(fields=('trial', 'rule'), name='trial_problem_one_per_rule', violation_error_message="A trial's problem under one rule is stored once: recheck the trial.")],
             },
         ),
         migrations.RunPython(fill, migrations.RunPython.noop),

@@ -45,7 +45,11 @@ class TrialProblem(models.Model):
     class Meta:
         verbose_name = "stored integrity problem"
         constraints = [
-            models.UniqueConstraint(fields=["trial", "rule"], name="trial_problem_one_per_rule"),
+            models.UniqueConstraint(
+                fields=["trial", "rule"],
+                name="trial_problem_one_per_rule",
+                violation_error_message="A trial's problem under one rule is stored once: recheck the trial.",
+            ),
         ]
         indexes = [models.Index(fields=["rule", "trial"], name="trial_problem_rule")]
 
