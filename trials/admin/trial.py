@@ -1,8 +1,7 @@
 """The trial's admin: its page with inlines, the change list, the workflow actions and the curators' CSV.
 
-Curation-state moves go through `trials.actions.transition` (admin actions and the change form alike),
-which checks the user's permission on the server. The staleness columns and filter use the one rule in
-trials/status.py.
+Curation-state moves go through `trials.actions.transition` (admin actions and the change form alike), which checks
+the user's permission on the server. The staleness columns and filter use the one rule in trials/status.py.
 """
 
 from functools import partial
