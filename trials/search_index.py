@@ -292,5 +292,8 @@ def install(using: str = "default", **kwargs) -> None:
             for statement in sqlite_statements():
                 cursor.execute(statement)
         else:
+            # Rebuilding every trial's text takes longer than a page's statement timeout on a large registry
+            # (DATABASE_STATEMENT_TIMEOUT): this is a migration's step, not a reader's, so none applies to it.
+            cursor.execute("SET LOCAL statement_timeout = 0")
             for statement in postgresql_statements():
                 cursor.execute(statement)
