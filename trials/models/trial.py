@@ -277,6 +277,14 @@ class Trial(models.Model):
             models.Index(fields=["curation_state", "start_date"], name="trial_state_start_idx"),
             # The cache key of the public lists' counts reads max(updated_at): see trials.facets.data_version.
             models.Index(fields=["updated_at"], name="trial_updated_idx"),
+            # The public lists' default order (sort=active) and the columns their filters and sorts read, for the
+            # published trials alone: the page's ids come from this narrow index, not from the wide rows
+            # (trials/views.py rows_in_order).
+            models.Index(
+                fields=["overall_status", "status_confirmed_on", "start_date", "id"],
+                condition=models.Q(curation_state="PUBLISHED"),
+                name="trial_published_order_idx",
+            ),
         ]
         # Publishing is a separate right from editing: curators edit, editors publish (see setup_roles).
         permissions = [("publish_trial", "Can publish and unpublish trials")]
