@@ -183,19 +183,16 @@ def mechanism_counts(mechanism: Mechanism) -> tuple[list[Row], list[Row]]:
 
 def refresh_counts() -> None:
     """Count, under the data version now, what the first readers would otherwise wait for: the facet index (which
-    answers every filtered list's counts), the home page's, the unfiltered list's, each mechanism's, their charts'
-    and the pathway's counts (about 75 queries). Run after each
+    answers every filtered list's counts and the charts'), the home page's, the unfiltered list's, each mechanism's
+    and the pathway's counts (about 45 queries). Run after each
     commit that changed the registry (trials/data_version.py); a value already counted for this version is not
     counted again."""
-    from trials.chart_counts import home_chart_counts, mechanism_chart_counts  # it reads this module
-    from trials.pathway import published_pathway  # so does this one
+    from trials.pathway import published_pathway  # it reads this module
 
-    current_facet_index()
+    current_facet_index()  # the list's facets and the charts are counted from it
     cached_counts("home", "", home_counts)
-    home_chart_counts()
     list_counts(*filtered_trials(QueryDict()))
     published_pathway()
     for mechanism in Mechanism.objects.only("pk", "slug", "position"):
         cached_counts("mechanism", mechanism.slug, partial(mechanism_counts, mechanism))
-        mechanism_chart_counts(mechanism)
         published_pathway(mechanism)

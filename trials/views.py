@@ -57,7 +57,7 @@ def home(request):
             **counts,
             "open_trials": shown,
             "open_statuses": [OverallStatus(code) for code in OPEN_STATUSES],
-            "charts": charts(home_chart_counts()),  # counted when the registry last changed, like the counts
+            "charts": charts(home_chart_counts()),  # from the facet index, counted when the registry changed
         },
     )
 
@@ -256,7 +256,7 @@ def mechanism_detail(request, slug):
             "by_status": by_status,
             "pathway_steps": steps_with_counts(PathwayStep.objects.all(), mechanism),
             "outcomes": mechanism_outcomes(mechanism),  # its part of /evidence/: two queries
-            "charts": charts(mechanism_chart_counts(mechanism), mechanism),  # cached like the counts above
+            "charts": charts(mechanism_chart_counts(mechanism), mechanism),  # from the facet index, as the home page
         },
     )
 
