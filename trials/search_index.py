@@ -56,7 +56,7 @@ def joined(parts: list[str]) -> str:
 def document_parts(vendor: str, trial: str) -> tuple[str, str, str]:
     """SQL expressions (title, tags, body) of the trial whose columns are `trial`.<column> (a table alias, or
     NEW in a PostgreSQL trigger)."""
-    aggregate = "string_agg({}, ' ')" if vendor == "postgresql" else "group_concat({}, ' ')"
+    aggregate = "string_agg({0}, ' ' ORDER BY {0})" if vendor == "postgresql" else "group_concat({0}, ' ')"
 
     def each(expression: str, source: str) -> str:
         return f"(SELECT {aggregate.format(expression)} FROM {source})"
