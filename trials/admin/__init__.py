@@ -1,7 +1,8 @@
 """The curators' admin: one page per trial, a publishing workflow, roles and a history of every change.
 
 - `forms`: the trial's form (workflow, dates), registry identifiers, mechanism links, the import form;
-- `list_filters`: the trial list's filters;
+- `list_filters`: the trial list's filters and their counts;
+- `trial_list`: the trial list's rows (columns, checkboxes, links);
 - `history`: the history pages' data (many-to-many values in words, the inlines' changes);
 - `trial`: the trial's admin (inlines, columns, workflow actions, the curators' CSV);
 - `parts`: the inline models' own pages (history and revert) and countries;

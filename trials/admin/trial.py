@@ -9,14 +9,13 @@ from functools import partial
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.text import Truncator, capfirst
+from django.utils.text import capfirst
 from simple_history.admin import SimpleHistoryAdmin
 
-from trials import actions, exports, integrity, stored_problems
+from trials import actions, exports, integrity
 from trials.actions import edit_versions
 from trials.admin.approval import ApprovalMixin
 from trials.admin.forms import (
@@ -35,12 +34,18 @@ from trials.admin.inlines import (
     TrialRelationInline,
     edited_trial_id,
 )
-from trials.admin.list_filters import DiabetesTypeFilter, MechanismFilter, ProblemFilter, StalenessFilter
+from trials.admin.list_filters import (
+    ColumnChoicesFilter,
+    DiabetesTypeFilter,
+    MechanismFilter,
+    ProblemFilter,
+    StalenessFilter,
+)
 from trials.admin.reasons import ReasonConfirmationMixin
 from trials.admin.stale_rows import StaleRowsMixin
+from trials.admin.trial_list import TrialListMixin
 from trials.admin.versions import VersionsAdminMixin
-from trials.models import Comment, RegistryIdentifier, Source, Trial, TrialMechanism, TrialProblem
-from trials.status import StatusDisplay
+from trials.models import Comment, RegistryIdentifier, Source, Trial, TrialMechanism
 from trials.vocabularies import CurationState, Registry
 
 # --- Inlines --------------------------------------------------------------------------------------
@@ -99,7 +104,9 @@ CURATION_COLUMNS = [
 
 
 @admin.register(Trial)
-class TrialAdmin(StaleRowsMixin, ApprovalMixin, ReasonConfirmationMixin, VersionsAdminMixin, SimpleHistoryAdmin):
+class TrialAdmin(
+    TrialListMixin, StaleRowsMixin, ApprovalMixin, ReasonConfirmationMixin, VersionsAdminMixin, SimpleHistoryAdmin
+):
     form = TrialAdminForm
     inlines = [
         RegistryIdentifierInline,
@@ -130,12 +137,12 @@ class TrialAdmin(StaleRowsMixin, ApprovalMixin, ReasonConfirmationMixin, Version
     ]
     list_display_links = ["primary_identifier_display", "title_column"]
     list_filter = [
-        "curation_state",
-        "overall_status",
-        "phase",
+        ("curation_state", ColumnChoicesFilter),
+        ("overall_status", ColumnChoicesFilter),
+        ("phase", ColumnChoicesFilter),
         MechanismFilter,
         DiabetesTypeFilter,
-        "cell_source",
+        ("cell_source", ColumnChoicesFilter),
         StalenessFilter,
         ProblemFilter,
     ]
@@ -236,15 +243,6 @@ class TrialAdmin(StaleRowsMixin, ApprovalMixin, ReasonConfirmationMixin, Version
         ),
     ]
 
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request).with_primary_identifier()
-        match = request.resolver_match
-        if match and match.url_name == "trials_trial_changelist":  # the problems column reads these per row
-            stored_problems.recheck_pending()
-            holding = TrialProblem.objects.holding_on(timezone.localdate())
-            queryset = queryset.prefetch_related(Prefetch("stored_problems", queryset=holding, to_attr="problems_now"))
-        return queryset
-
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "status_source":
             kwargs["queryset"] = Source.objects.filter(trial_id=edited_trial_id(request))
@@ -292,54 +290,6 @@ class TrialAdmin(StaleRowsMixin, ApprovalMixin, ReasonConfirmationMixin, Version
         if db_field.name in {"diabetes_types", "routes"}:
             kwargs["widget"] = forms.CheckboxSelectMultiple
         return super().formfield_for_manytomany(db_field, request, **kwargs)
-
-    # Columns -------------------------------------------------------------------------------------
-
-    @admin.display(description="primary identifier", ordering="primary_identifier")
-    def primary_identifier_display(self, trial):
-        return trial.primary_identifier or f"({trial.slug})"
-
-    @admin.display(description="brief title", ordering="brief_title")
-    def title_column(self, trial):
-        return Truncator(trial.brief_title).chars(70)
-
-    @admin.display(description="status as readers see it", ordering="overall_status")
-    def status_column(self, trial):
-        return trial.status_display().label
-
-    @admin.display(description="curation state", ordering="curation_state")
-    def state_column(self, trial):
-        # The version each row showed goes with the selected rows to an action: a trial saved since is refused.
-        return format_html(
-            '{}<input type="hidden" name="seen_version_{}" value="{}">',
-            trial.get_curation_state_display(),
-            trial.pk,
-            trial.edit_version,
-        )
-
-    @admin.display(description="needs attention")
-    def stale_column(self, trial):
-        display = StatusDisplay.for_trial(trial)
-        flags = []
-        if display.record_stale:
-            flags.append("Review overdue")
-        if display.status_stale:
-            flags.append("Status unconfirmed")
-        return "; ".join(flags) or "—"
-
-    @admin.display(description="problems")
-    def problems_column(self, trial):
-        """The stored problems that hold today (prefetched by get_queryset), blocking ones first, in the rules'
-        order."""
-        order = {name: position for position, name in enumerate(integrity.RULES_BY_NAME)}
-        found = sorted(trial.problems_now, key=lambda problem: (not problem.blocking, order.get(problem.rule, 0)))
-        if not found:
-            return "—"
-        blocking = sum(problem.blocking for problem in found)
-        titles = "; ".join(
-            integrity.RULES_BY_NAME[problem.rule].title for problem in found if problem.rule in integrity.RULES_BY_NAME
-        )
-        return f"{blocking} blocking: {titles}" if blocking else titles
 
     @admin.display(description="problems to fix")
     def problems_display(self, trial):
