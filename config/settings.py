@@ -193,7 +193,14 @@ if CACHE_URL:
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "registry"),
             "TIMEOUT": CACHE_TIMEOUT,
-        }
+        },
+        # In front of the shared server, each process keeps the entries it last read (trials/page_cache.py: `get`):
+        # an entry's key holds the data version, so a copy is never stale, and a hit costs no round trip.
+        "local": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "TIMEOUT": CACHE_TIMEOUT,
+            "OPTIONS": {"MAX_ENTRIES": env_int("CACHE_LOCAL_MAX_ENTRIES", env_int("CACHE_MAX_ENTRIES", 1000))},
+        },
     }
 else:
     CACHES = {

@@ -387,6 +387,34 @@ def test_pages_are_shared_through_redis_and_never_stale(client, trial):
     cache.clear()
 
 
+def test_each_process_keeps_a_copy_of_what_it_read_from_redis_and_it_is_never_stale(client, trial):
+    """With a shared cache server, a process's next hits are served from its own memory ("local": no round trip),
+    which cannot be stale: the entries' keys hold the data version."""
+    server = redis_or_skip()
+    prefix = f"registry-test-local-{os.getpid()}"
+    shared = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": prefix}
+    local = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local-copies"}
+    url = trial.get_absolute_url()
+    try:
+        with override_settings(CACHES={"default": shared, "local": local}):
+            served_from_cache(client, url)
+            for key in server.scan_iter(f"{prefix}:*"):
+                server.delete(key)  # the shared server lost it: this process still has its copy
+            assert get(client, url)[0]["X-Page-Cache"] == "hit"
+            Trial.objects.filter(pk=trial.pk).update(brief_title="Seen at once")
+            response, text = get(client, url)
+            assert response["X-Page-Cache"] == "miss" and "Seen at once" in text
+            # Another process reads what this one stored, and keeps its own copy.
+            caches["local"].clear()
+            assert get(client, url)[0]["X-Page-Cache"] == "hit"
+            assert any(":pages:" in key for key in caches["local"]._cache)
+            caches["local"].clear()
+    finally:
+        for key in server.scan_iter(f"{prefix}:*"):
+            server.delete(key)
+    cache.clear()
+
+
 def test_no_stale_page_after_a_version_is_restored(client, db):
     from trials.versions import versions
 

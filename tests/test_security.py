@@ -10,7 +10,7 @@ from unittest import mock
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
-from django.db import OperationalError, close_old_connections, connection
+from django.db import OperationalError, close_old_connections, connection, connections
 from django.db.backends.utils import CursorWrapper
 from django.urls import reverse
 
@@ -261,28 +261,66 @@ def get_as_a_server_would(client, url):
         close_old_connections()
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_postgres_going_away_gives_503_and_the_site_recovers_when_it_returns(client):
-    """A real outage: the site talks to PostgreSQL through a proxy that is cut, then restored."""
-    RegistryIdentifierFactory(value="NCT01234567")
+class ProxiedDatabase:
+    """PostgreSQL as the site reaches it through a TcpProxy that a test cuts and restores."""
+
+    def __init__(self, real_port):
+        self.real_port = real_port
+        self.proxy = TcpProxy(real_port)
+
+    def cut(self):
+        self.proxy.cut()
+
+    def restore(self):
+        self.proxy = TcpProxy(self.real_port, port=self.proxy.port)
+
+
+@pytest.fixture
+def proxied_database():
     real_port = int(connection.settings_dict["PORT"] or 5432)
-    proxy = TcpProxy(real_port)
+    database = ProxiedDatabase(real_port)
     connection.close()
-    connection.settings_dict["PORT"] = str(proxy.port)
+    connection.settings_dict["PORT"] = str(database.proxy.port)
     try:
-        assert get_as_a_server_would(client, reverse("trials:list")).status_code == 200
-        proxy.cut()
-        response = get_as_a_server_would(client, reverse("trials:list"))
-        assert response.status_code == 503
-        assert "temporarily unavailable" in response.content.decode()
-        assert get_as_a_server_would(client, "/healthz").status_code == 503
-        proxy = TcpProxy(real_port, port=proxy.port)  # the database is back
-        response = get_as_a_server_would(client, reverse("trials:list"))
-        assert response.status_code == 200
-        assert "NCT01234567" in response.content.decode()
-        assert get_as_a_server_would(client, "/healthz").status_code == 200
+        yield database
     finally:
-        proxy.cut()
+        database.cut()
         connection.close()
         connection.settings_dict["PORT"] = str(real_port)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_postgres_going_away_gives_503_and_the_site_recovers_when_it_returns(client, proxied_database):
+    """A real outage: the site talks to PostgreSQL through a proxy that is cut, then restored."""
+    RegistryIdentifierFactory(value="NCT01234567")
+    assert get_as_a_server_would(client, reverse("trials:list")).status_code == 200
+    proxied_database.cut()
+    response = get_as_a_server_would(client, reverse("trials:list"))
+    assert response.status_code == 503
+    assert "temporarily unavailable" in response.content.decode()
+    assert get_as_a_server_would(client, "/healthz").status_code == 503
+    proxied_database.restore()  # the database is back
+    response = get_as_a_server_would(client, reverse("trials:list"))
+    assert response.status_code == 200
+    assert "NCT01234567" in response.content.decode()
+    assert get_as_a_server_would(client, "/healthz").status_code == 200
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_connection_dropped_while_idle_is_replaced_within_the_request_with_no_round_trip_of_its_own(
+    client, proxied_database
+):
+    """The data version's query is also the connection's health check (trials/data_version.py): a request on a
+    connection the server dropped while it was idle is answered as usual, and a healthy connection's request sends
+    no SELECT 1 of its own."""
+    RegistryIdentifierFactory(value="NCT01234567")
+    assert get_as_a_server_would(client, reverse("trials:list")).status_code == 200
+    with mock.patch.object(type(connections["default"]), "is_usable", side_effect=AssertionError("a SELECT 1")):
+        assert get_as_a_server_would(client, reverse("trials:list"))["X-Page-Cache"] == "hit"
+    proxied_database.cut()  # the server drops the idle connection, and is back at once
+    proxied_database.restore()
+    response = get_as_a_server_would(client, reverse("trials:list"))
+    assert response.status_code == 200
+    assert "NCT01234567" in response.content.decode()

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from django.apps import apps
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import InterfaceError, OperationalError, connections, transaction
 
 TABLE = "registry_data_version"
 TRIGGER = "registry_data_changed"
@@ -88,15 +88,32 @@ class Version:
 def current(using="default"):
     """Query (one, by primary key): the data version now, or None if the database has none (not migrated)."""
     connection = connections[using]
-    with connection.cursor() as cursor:
-        cursor.execute(READ[connection.vendor])
-        row = cursor.fetchone()
+    row = read_checking_health(connection)
     if row is None:
         return None
     counter, changed_at, local = row
     if isinstance(changed_at, str):
         changed_at = datetime.fromisoformat(changed_at).replace(tzinfo=UTC)
     return Version(tag=f"{counter}.{changed_at.timestamp():.6f}.{local or 0}", changed_at=changed_at)
+
+
+def read_checking_health(connection):
+    """The version's row. Its query is also the connection's health check (CONN_HEALTH_CHECKS), which would
+    otherwise cost every request a round trip of its own (Django's SELECT 1) before this one: a reused connection
+    that fails it is closed, as Django's check would close it, and the query runs once more on a new one."""
+    if connection.health_check_enabled and not connection.health_check_done and not connection.in_atomic_block:
+        connection.health_check_done = True  # this query is the check
+        try:
+            return read_row(connection)
+        except (OperationalError, InterfaceError):
+            connection.close()
+    return read_row(connection)
+
+
+def read_row(connection):
+    with connection.cursor() as cursor:
+        cursor.execute(READ[connection.vendor])
+        return cursor.fetchone()
 
 
 def bump(using="default"):
