@@ -1,8 +1,9 @@
 """Shared fixtures and the rules for tests that need PostgreSQL or a browser.
 
-Tests marked `postgres` run only on PostgreSQL (DATABASE_URL=postgres://...). Elsewhere they are
-skipped with the reason, except in CI (CI=true), which runs the suite on both databases: there they
-are deselected on SQLite, and any skip that remains fails the run (CI must not lose a test quietly).
+Tests marked `postgres` run only on PostgreSQL (DATABASE_URL=postgres://...), and those marked `sqlite` only on
+SQLite. Elsewhere they are skipped with the reason, except in CI (CI=true), which runs the suite on both databases:
+there they are deselected on the other database, and any skip that remains fails the run (CI must not lose a test
+quietly).
 """
 
 import datetime
@@ -14,22 +15,27 @@ from django.db import connection
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+ONLY_ON = {
+    "postgres": (
+        "postgresql",
+        "needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry "
+        "(CI runs the whole suite on PostgreSQL too)",
+    ),
+    "sqlite": ("sqlite", "about SQLite only: run without DATABASE_URL (CI runs the whole suite on SQLite too)"),
+}
+
+
 def pytest_collection_modifyitems(config, items):
-    if connection.vendor == "postgresql":
-        return
     deselected, kept = [], []
     for item in items:
-        if item.get_closest_marker("postgres"):
-            if IN_CI:
-                deselected.append(item)
-                continue
-            item.add_marker(
-                pytest.mark.skip(
-                    reason="needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry "
-                    "(CI runs the whole suite on PostgreSQL too)"
-                )
-            )
-        kept.append(item)
+        for marker, (vendor, reason) in ONLY_ON.items():
+            if item.get_closest_marker(marker) and connection.vendor != vendor:
+                if IN_CI:
+                    deselected.append(item)
+                    break
+                item.add_marker(pytest.mark.skip(reason=reason))
+        else:
+            kept.append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept
@@ -56,9 +62,11 @@ def frozen_today(time_machine):
 @pytest.fixture(autouse=True)
 def empty_cache():
     """The public pages' cached counts (trials.facets.cached_counts) must not pass from one test to the next."""
-    from django.core.cache import cache
+    from django.conf import settings
+    from django.core.cache import caches
 
-    cache.clear()
+    for alias in settings.CACHES:
+        caches[alias].clear()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 step with every table that feeds it, on both databases."""
 
 import pytest
+from django.db import connection
 from django.http import QueryDict
 
 from tests.factories import PublicationFactory, RegistryIdentifierFactory, TrialFactory, TrialMechanismFactory
@@ -69,3 +70,21 @@ def test_the_index_follows_every_table_that_feeds_it():
 def test_drafts_are_indexed_but_never_found():
     TrialFactory(brief_title="Secret draft", summary="Zanzibar", curation_state="DRAFT")
     assert found("zanzibar") == []
+
+
+@pytest.mark.django_db
+@pytest.mark.sqlite  # SQLite's FTS5 table
+def test_sqlite_reads_the_index_by_match_alone_never_trial_by_trial():
+    """The relevance order's plan: each read of the FTS5 table is one MATCH over the index (the filter's list and the
+    ranking, each run once), never a MATCH for one trial's rowid, as a per-trial bm25 subquery was (1.3 s for a
+    search of 2,000 trials)."""
+    TrialFactory(brief_title="Islet cells", summary="Pancreatic islets.")
+    _, queryset = filtered_trials(QueryDict("q=pancreatic islet"))
+    sql, params = queryset.values_list("pk", flat=True).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+        plan = [row[-1] for row in cursor.fetchall()]
+    reads = [step for step in plan if "trial_search VIRTUAL TABLE INDEX" in step]
+    assert len(reads) == 2, plan
+    assert not [step for step in reads if "=" in step.rsplit(" ", 1)[1]], plan  # "0:M3", not "0:=M3" (rowid = ?)
+    assert list(queryset.values_list("brief_title", flat=True)) == ["Islet cells"]

@@ -17,8 +17,9 @@ from functools import cache, reduce
 from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db.models import BooleanField, Exists, Expression, F, FloatField, OuterRef, Q, QuerySet, Subquery
-from django.db.models.expressions import RawSQL
+from django.db.models import BooleanField, Exists, Expression, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.expressions import OrderBy, RawSQL
+from django.db.models.functions import Coalesce
 
 from trials.database import is_postgresql
 from trials.models import RegistryIdentifier
@@ -181,28 +182,47 @@ def text_matches(text: str, db: str) -> Q:
     return condition
 
 
-def text_rank(text: str, db: str, title_only: bool = False) -> Any:
-    """An expression: how well a matching trial matches `text` (higher is better; title and product count most),
-    or, with `title_only`, how well its title and product do (0.0 when they do not); 0.0 for a query with no
-    words. The list orders by the second, then the first: title and product matches come first."""
+def relevance(text: str, db: str) -> list[OrderBy]:
+    """How to order the trials matching `text`, best first: title and product matches first, then the whole
+    text's rank; trials found by an identifier only come after the indexed matches. [] for a query with no words.
+    One subquery on SQLite, whose MATCH runs once whatever the number of trials."""
     query = parse(text)
     if not query.groups:
-        return RawSQL("0.0", (), output_field=FloatField())
+        return []
     if is_postgresql(db):
-        # weights of D, C, B, A: the title (A) far above the tags (B) and the body (C)
-        classes = [0.0, 0.0, 0.0, 1.0] if title_only else [0.0, 0.05, 0.2, 1.0]
-        return SearchRank(F("search_document"), postgresql_query(query), weights=classes)
-    weights = ", ".join(str(weight) for weight in ((1.0, 0.0, 0.0) if title_only else BM25_WEIGHTS))
-    return RawSQL(
-        f"(SELECT -bm25({FTS_TABLE}, {weights}) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s "
-        f'AND rowid = "trials_trial"."id")',
-        (fts5_match(query),),
-        output_field=FloatField(),
-    )
+        return [Coalesce(text_rank(query, title_only), Value(0.0)).desc() for title_only in (True, False)]
+    # Each matching trial's place in one ranking of all the matches: by bm25 with the title's weights only, then
+    # with every column's (lower is better), equal ranks sharing a place (dense_rank), so that the list's own
+    # tie-breakers still apply. The window makes SQLite compute the subquery once and look trials up in it (an
+    # automatic index), where a per-trial bm25 subquery ran the MATCH again for every matching trial.
+    weights = ", ".join(map(str, BM25_WEIGHTS))
+    return [
+        RawSQL(
+            f"(SELECT ranked.position FROM (SELECT rowid AS id, dense_rank() OVER (ORDER BY "
+            f"bm25({FTS_TABLE}, 1.0, 0.0, 0.0), bm25({FTS_TABLE}, {weights})) AS position "
+            f"FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s) AS ranked "
+            f'WHERE ranked.id = "trials_trial"."id")',
+            (fts5_match(query),),
+            output_field=IntegerField(),
+        ).asc(nulls_last=True)
+    ]
 
 
-def identifier_matches(text: str, lookup: str = "icontains") -> Exists:
-    return Exists(RegistryIdentifier.objects.filter(trial=OuterRef("pk"), **{f"value__{lookup}": text}))
+def text_rank(query: Query, title_only: bool = False) -> SearchRank:
+    """PostgreSQL: how well a matching trial matches `query` (higher is better; title and product count most),
+    or, with `title_only`, how well its title and product do (0.0 when they do not)."""
+    # weights of D, C, B, A: the title (A) far above the tags (B) and the body (C)
+    classes = [0.0, 0.0, 0.0, 1.0] if title_only else [0.0, 0.05, 0.2, 1.0]
+    return SearchRank(F("search_document"), postgresql_query(query), weights=classes)
+
+
+def identifier_matches(text: str, lookup: str = "icontains", db: str = "default") -> "Exists | PkInArray":
+    """A condition on trials: one of their identifiers matches `text`. On PostgreSQL the identifiers are looked up
+    once for the whole query (PkInArray), not once for each trial it reads."""
+    identifiers = RegistryIdentifier.objects.filter(**{f"value__{lookup}": text}).order_by()
+    if is_postgresql(db):
+        return PkInArray(identifiers.values("trial_id"))
+    return Exists(identifiers.filter(trial=OuterRef("pk")))
 
 
 class PkInArray(Expression):
