@@ -3,6 +3,7 @@ the registry's data version until anything a reader could see changes, whatever 
 again as soon as a change commits, so that the first reader does not wait."""
 
 import datetime
+import re
 
 import pytest
 from django.db import connection
@@ -155,12 +156,13 @@ def test_cached_counts_follow_publishing_and_unpublishing(client, trials, editor
 # --- Counting on write (refresh_counts): the first reader after a change does not count -------------------
 
 # The queries of a page whose counts are cached but whose HTML is not (the first reader after a change): the data
-# version, then the page's own reads. With the counts not cached, the list reads the facet index (9 queries) too.
+# version, then the page's own reads. With the counts not cached, the list reads the facet index (10 queries) too.
 FIRST_READER_QUERIES = {
     "/trials/": 7,  # version, the page's ids, their rows, 4 prefetches
     "/": 6,  # version, recent trials, 4 prefetches
-    # version, mechanism, trials' ids and rows, 3 prefetches + links, pathway steps, outcomes + their mechanism links
-    "/mechanisms/immune-regulation/": 11,
+    # version, mechanism, trials' rows (their ids from the facet index), 3 prefetches + links, pathway steps,
+    # outcomes + their mechanism links
+    "/mechanisms/immune-regulation/": 10,
 }
 
 
@@ -224,3 +226,32 @@ def test_counts_are_ready_when_the_write_commits(client, django_assert_max_num_q
     trial.brief_title = "Committed for real"
     trial.save()  # autocommit: counted right after
     assert "Committed for real" in first_reader(client, "/trials/", django_assert_max_num_queries)
+
+
+def test_a_mechanisms_page_shows_the_first_trials_of_its_list_in_the_default_order(client, db):
+    """The mechanism's page takes its trials' ids from the facet index's order: the same trials, in the same order,
+    as the first page of the list filtered by that mechanism."""
+    statuses = [
+        OverallStatus.COMPLETED,
+        OverallStatus.RECRUITING,
+        OverallStatus.ACTIVE_NOT_RECRUITING,
+        OverallStatus.NOT_YET_RECRUITING,
+        OverallStatus.TERMINATED,
+    ]
+    for n in range(40):
+        trial_with(
+            identifier=f"NCT{70000000 + n:08d}",
+            mechanisms=["immune-regulation"] if n % 4 else ["angiogenesis"],
+            overall_status=statuses[n % len(statuses)],
+            status_confirmed_on=datetime.date(2015 + n % 11, 1 + n % 12, 1),  # some too old to be current
+            start_date=datetime.date(2010 + n % 7, 6, 1),
+            start_date_precision="DAY",
+            curation_state=CurationState.PUBLISHED if n % 9 else CurationState.DRAFT,
+        )
+
+    def shown(url):
+        return list(dict.fromkeys(re.findall(r'href="/trials/(NCT\d{8})/"', client.get(url).content.decode())))
+
+    on_its_page = shown("/mechanisms/immune-regulation/")
+    assert len(on_its_page) == 20  # of its 27 published trials (40: 30 of this mechanism, 3 of them drafts)
+    assert on_its_page == shown("/trials/?mechanism=immune-regulation&page_size=20")

@@ -246,6 +246,23 @@ def test_full_text_search_stems_words_and_ranks_titles_first(registry):
     assert set(titles("q=islet")) == {"Islets in a pouch", "Something else", "Delta"}
 
 
+def test_equal_ranks_follow_the_review_date_and_identifier_only_matches_come_after_text_matches(registry):
+    """Trials whose text matches alike share a rank: the list's tie-breakers order them (last reviewed first). A trial
+    found only by part of an identifier comes after every trial whose text matches, however recently reviewed."""
+    for slug, month in [("first", 1), ("second", 6), ("third", 3)]:
+        TrialFactory(
+            slug=slug, brief_title="Zanzibar", summary="Cells.", last_reviewed_on=datetime.date(2026, month, 5)
+        )
+    trial_with(slug="by-identifier", identifier="NCT77770001", last_reviewed_on=datetime.date(2026, 11, 20))
+    TrialFactory(slug="by-text", summary="Follows NCT7777.", last_reviewed_on=datetime.date(2026, 1, 1))
+
+    def slugs(query):
+        return list(filtered_trials(QueryDict(query))[1].values_list("slug", flat=True))
+
+    assert slugs("q=zanzibar") == ["second", "third", "first"]
+    assert slugs("q=NCT7777") == ["by-text", "by-identifier"]
+
+
 def test_quoted_phrases_exclusions_and_or(registry):
     assert titles('q="cells inc"') == ["Delta"]
     assert "Delta" in titles("q=cells") and "Delta" not in titles("q=cells -zeta")

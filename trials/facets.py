@@ -8,7 +8,6 @@ from functools import partial
 from hashlib import sha256
 from typing import Any, TypeVar
 
-from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
@@ -72,7 +71,8 @@ def current_facet_index(today: date | None = None) -> facet_index.FacetIndex:
     """The facet index of the registry now (trials/facet_index.py): counted when a change commits
     (`refresh_counts`), read from the cache after that."""
     today = today or timezone.localdate()
-    return cached_counts("facet-index", today.isoformat(), partial(facet_index.build, today))
+    key = (today.isoformat(), facet_index.FORMAT)
+    return cached_counts("facet-index", key, partial(facet_index.build, today))
 
 
 def counted_facets(filterset: TrialFilter) -> tuple[list[Facet], int]:
@@ -126,17 +126,17 @@ def cached_counts(name: str, key: Any, compute: Callable[[], T]) -> T:
 
     At most one query (the data version) when cached: none if the public pages' cache read it for this request.
     The value must be picklable (lists, dicts, model instances)."""
-    from trials.page_cache import request_version
+    from trials import page_cache
 
-    version = request_version.get() or data_version.current()
+    version = page_cache.request_version.get() or data_version.current()
     if version is None:
         return compute()
     parts = (name, key, timezone.localdate().isoformat(), version.tag)
     cache_key = "trials:counts:" + sha256(repr(parts).encode()).hexdigest()
-    value = cache.get(cache_key)
+    value = page_cache.get(cache_key)
     if value is None:
         value = compute()
-        cache.set(cache_key, value)
+        page_cache.store(cache_key, value)
     return value
 
 

@@ -13,13 +13,12 @@ Entry points:
 
 from django import forms
 from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_filters import CharFilter, DateFilter, Filter, FilterSet
 
 from mechanisms.models import Mechanism
 from trials.models import Country, Trial, TrialMechanism
-from trials.search import identifier_matches, text_matches, text_rank
+from trials.search import identifier_matches, relevance, text_matches
 from trials.status import (
     ACTIVE_STATUSES,
     NOT_RECORDED,
@@ -301,19 +300,23 @@ def phase_rank():
     return Case(*[When(phase=code, then=Value(rank)) for code, rank in PHASE_ORDER.items()], default=Value(99))
 
 
+def in_active_order(queryset, today=None):
+    """The list's default order (sort=active): trials open to participants first, then active ones, then the rest,
+    each by the date its status was last confirmed, then started (newest first)."""
+    return queryset.alias(activity=activity_rank(today)).order_by(
+        "activity", F("status_confirmed_on").desc(nulls_last=True), F("start_date").desc(nulls_last=True), "pk"
+    )
+
+
 def order_trials(queryset, sort, text=""):
     """Order `queryset` by one of SORT_CHOICES, with the primary key last so that pages are stable."""
     if sort == "relevance" and text:
-        exact = Case(When(identifier_matches(text, "iexact"), then=Value(1)), default=Value(0))
-        return queryset.alias(
-            exact_identifier=exact,
-            title_rank=Coalesce(text_rank(text, queryset.db, title_only=True), Value(0.0)),
-            rank=Coalesce(text_rank(text, queryset.db), Value(0.0)),
-        ).order_by("-exact_identifier", "-title_rank", "-rank", F("last_reviewed_on").desc(nulls_last=True), "pk")
-    if sort == "active":
-        return queryset.alias(activity=activity_rank()).order_by(
-            "activity", F("status_confirmed_on").desc(nulls_last=True), F("start_date").desc(nulls_last=True), "pk"
+        exact = Case(When(identifier_matches(text, "iexact", queryset.db), then=Value(1)), default=Value(0))
+        return queryset.alias(exact_identifier=exact).order_by(
+            "-exact_identifier", *relevance(text, queryset.db), F("last_reviewed_on").desc(nulls_last=True), "pk"
         )
+    if sort == "active":
+        return in_active_order(queryset)
     if sort == "status":
         return queryset.alias(shown=shown_status()).alias(status_rank=status_rank()).order_by("status_rank", "pk")
     if sort in ("phase", "-phase"):

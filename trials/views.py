@@ -1,5 +1,5 @@
 from django.core.paginator import Paginator
-from django.db.models import F, Prefetch
+from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -10,7 +10,13 @@ from trials.card_flags import card_flags
 from trials.chart_counts import home_chart_counts, mechanism_chart_counts
 from trials.charts.figures import charts
 from trials.evidence import mechanism_outcomes
-from trials.facets import cached_counts, home_counts, list_counts, mechanism_counts, mechanism_trials
+from trials.facets import (
+    cached_counts,
+    current_facet_index,
+    home_counts,
+    list_counts,
+    mechanism_counts,
+)
 from trials.filter_summary import filters_in_force
 from trials.filters import (
     LIST_MULTI_PARAMETERS,
@@ -23,7 +29,7 @@ from trials.filters import (
 from trials.models import Trial, TrialMechanism
 from trials.page_cache import cache_parameters, not_cached
 from trials.pathway import steps_with_counts
-from trials.status import OPEN_STATUSES, STATUS_EXPLANATIONS, activity_rank, status_stale_q
+from trials.status import OPEN_STATUSES, STATUS_EXPLANATIONS
 from trials.suggestions import suggest
 from trials.trial_page import former_address, published_trials, trial_page
 from trials.vocabularies import OverallStatus
@@ -44,11 +50,11 @@ def list_prefetches(queryset):
 
 @require_GET
 def home(request):
-    # "Recruiting now": trials open to participants whose status is current, most recently confirmed first.
-    open_now = Trial.objects.published().filter(overall_status__in=OPEN_STATUSES).exclude(status_stale_q())
-    shown = list_prefetches(
-        open_now.with_primary_identifier().order_by(F("status_confirmed_on").desc(nulls_last=True), "pk")
-    )[:OPEN_TRIALS_SHOWN]
+    # "Recruiting now": trials open to participants whose status is current (their status as shown is open), most
+    # recently confirmed first: the first of them in the list's default order, from the facet index (counted on
+    # write), so no query for their ids.
+    index = current_facet_index()
+    shown = rows_of(index.first(index.facets["status"].matching(OPEN_STATUSES), OPEN_TRIALS_SHOWN), list_prefetches)
     counts = cached_counts("home", "", home_counts)  # cached until the registry changes, like the list's
     return render(
         request,
@@ -89,9 +95,13 @@ def rows_in_order(trials, prefetched):
     """The trials of the ordered queryset `trials` (sliced to a page), as full rows with what `prefetched` (a
     function of a queryset) adds, in that order. Two steps, as a large registry needs: the page's ids from a narrow
     query (the sort reads a covering index, never the trials' wide rows), then those trials by primary key. Queries:
-    2, plus the prefetches."""
-    ids = list(trials.values_list("pk", flat=True))
-    found = prefetched(Trial.objects.with_primary_identifier()).in_bulk(ids)
+    2, plus the prefetches. The search document is left out: it is the row's largest value, and never shown."""
+    return rows_of(list(trials.values_list("pk", flat=True)), prefetched)
+
+
+def rows_of(ids, prefetched):
+    """The trials whose primary keys are `ids`, in that order, as full rows with what `prefetched` adds."""
+    found = prefetched(Trial.objects.with_primary_identifier().defer("search_document")).in_bulk(ids)
     return [found[pk] for pk in ids if pk in found]
 
 
@@ -234,10 +244,10 @@ def mechanism_list(request):
 def mechanism_detail(request, slug):
     mechanism = get_object_or_404(Mechanism, slug=slug)
     links = TrialMechanism.objects.filter(mechanism=mechanism)
-    shown = rows_in_order(
-        mechanism_trials(mechanism)
-        .alias(activity=activity_rank())
-        .order_by("activity", F("status_confirmed_on").desc(nulls_last=True), "pk")[:TRIALS_SHOWN],
+    # Its first trials in the list's default order, from the facet index (counted on write): no query for their ids.
+    index = current_facet_index()
+    shown = rows_of(
+        index.first(index.facets["mechanism"].sets.get(mechanism.slug, 0), TRIALS_SHOWN),
         lambda trials: trials.prefetch_related(
             Prefetch("mechanism_links", queryset=links, to_attr="links_here"), "diabetes_types", "routes", "countries"
         ),
