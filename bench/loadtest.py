@@ -209,6 +209,16 @@ def sample(env, code):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def vacuum_analyze(env):
+    """Planner statistics and the visibility map for the rows just written (VACUUM ANALYZE; SQLite: ANALYZE)."""
+    sample(
+        env,
+        "from django.db import connection; "
+        "connection.cursor().execute('VACUUM ANALYZE' if connection.vendor == 'postgresql' else 'ANALYZE'); "
+        "print(json.dumps(connection.vendor))",
+    )
+
+
 def request_mix(env):
     """The paths of each kind of request, from what the database holds."""
     data = sample(
@@ -440,6 +450,7 @@ def main():
     if args.reuse and holds_load_test_data(env, args.synthetic):
         log(f"database {database_url}: reused (the load test's own, curated + {args.synthetic} synthetic)")
         manage(env, "migrate", "--noinput", "-v0")
+        vacuum_analyze(env)  # migrate rewrote every row (the search text): as autovacuum would within minutes
     else:
         template = bench_database(env, args.synthetic)
         made = f"a copy of {template}" if template else "fresh"
@@ -451,12 +462,7 @@ def main():
             manage(env, "make_synthetic_trials", str(args.synthetic), "--alongside-curated")
         # Planner statistics for the bulk-loaded rows, as autovacuum would gather them within minutes: without them
         # PostgreSQL plans the facet counts for empty tables, and a list page takes seconds instead of milliseconds.
-        sample(
-            env,
-            "from django.db import connection; "
-            "connection.cursor().execute('VACUUM ANALYZE' if connection.vendor == 'postgresql' else 'ANALYZE'); "
-            "print(json.dumps(connection.vendor))",
-        )
+        vacuum_analyze(env)
     manage(env, "collectstatic", "--noinput", "-v0")
     log(f"setup took {time.monotonic() - started:.0f} s")
     counts = sample(
