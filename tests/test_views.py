@@ -247,6 +247,13 @@ def test_empty_result_says_so_and_offers_to_clear(client, published):
     assert "No trials match" in page and "Clear all filters" in page
 
 
+def test_an_empty_facet_speaks_of_the_list_not_of_the_registry(client, published):
+    # A search that finds nothing leaves every facet empty: that says nothing of what the registry's trials hold.
+    page = text(client.get(reverse("trials:list"), {"q": "xylophone"}))
+    assert "No trials match" in page
+    assert "No trial in this list has a value here." in page and "No trial has a value here" not in page
+
+
 @pytest.mark.parametrize(
     ("params", "named", "value"),
     [
