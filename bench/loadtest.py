@@ -450,7 +450,7 @@ def main():
     if args.reuse and holds_load_test_data(env, args.synthetic):
         log(f"database {database_url}: reused (the load test's own, curated + {args.synthetic} synthetic)")
         manage(env, "migrate", "--noinput", "-v0")
-        vacuum_analyze(env)  # migrate rewrote every row (the search text): as autovacuum would within minutes
+        vacuum_analyze(env)  # after a migration that rewrote rows: as autovacuum would within minutes
     else:
         template = bench_database(env, args.synthetic)
         made = f"a copy of {template}" if template else "fresh"

@@ -369,9 +369,9 @@ def prepare(engine, size, reuse):
         if reuse and pg_count_trials(url) == size:
             log(f"{name}: reusing ({size} trials); migrating, then VACUUM ANALYZE")
             manage(url, "migrate", "--noinput", "-v0")
-            # migrate rebuilds every trial's search text (trials/search_index.py: install), which rewrites every row
-            # and clears the visibility map: until a vacuum, the narrow indexes' index-only scans read the heap
-            # (the default list's ids took 300 ms instead of 59). Autovacuum catches up within minutes in use.
+            # A migration that rewrites rows (as one that fills a new column does) clears the visibility map: until
+            # a vacuum, the narrow indexes' index-only scans read the heap (the default list's ids took 300 ms
+            # instead of 59). Autovacuum catches up within minutes in use.
             import psycopg
 
             with psycopg.connect(url, autocommit=True) as connection:

@@ -2,12 +2,12 @@
 step with every table that feeds it, on both databases."""
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.http import QueryDict
 
 from tests.factories import PublicationFactory, RegistryIdentifierFactory, TrialFactory, TrialMechanismFactory
 from trials.filters import filtered_trials
-from trials.models import Country, Site
+from trials.models import Country, Site, Trial
 from trials.search import fts5_match, parse
 
 
@@ -88,3 +88,50 @@ def test_sqlite_reads_the_index_by_match_alone_never_trial_by_trial():
     assert len(reads) == 2, plan
     assert not [step for step in reads if "=" in step.rsplit(" ", 1)[1]], plan  # "0:M3", not "0:=M3" (rowid = ?)
     assert list(queryset.values_list("brief_title", flat=True)) == ["Islet cells"]
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres  # PostgreSQL's search entries
+def test_postgresql_matches_through_the_entries_and_ranks_by_their_headings():
+    """The search reads the narrow entries' table (trials/models/search.py), never the trial's wide row: the match
+    through the document's GIN index, the ranking from the heading, kept in the row while the document is kept out
+    of line (read only for the trials an identifier found)."""
+    TrialFactory(brief_title="Islet cells", summary="Pancreatic islets.")
+    _, queryset = filtered_trials(QueryDict("q=pancreatic islet"))
+    sql = str(queryset.query)
+    assert '"trial_search_entry"."document" @@' in sql
+    assert sql.count("ts_rank(") == 2 and sql.count('"trial_search_entry"."heading", ') == 2
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attname, attstorage FROM pg_attribute WHERE attrelid = 'trial_search_entry'::regclass "
+            "AND attname IN ('heading', 'document')"
+        )
+        assert dict(cursor.fetchall()) == {"heading": "m", "document": "e"}  # main: in the row; external: out
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'trial_search_entry'")
+        assert cursor.fetchone()[0] == ["toast_tuple_target=512"]
+    assert list(queryset.values_list("brief_title", flat=True)) == ["Islet cells"]
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres  # PostgreSQL's search entries
+def test_postgresql_rewrites_an_entry_only_when_its_text_changes_and_removes_it_with_its_trial():
+    def entry_version(trial):  # xmin: the transaction that last wrote the row
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT xmin::text FROM trial_search_entry WHERE trial_id = %s", [trial.pk])
+            row = cursor.fetchone()
+        return row and row[0]
+
+    trial = TrialFactory(brief_title="Islet cells")
+    written = entry_version(trial)
+    assert written
+    with transaction.atomic():
+        Trial.objects.filter(pk=trial.pk).update(curator_notes="Checked again.")  # no searchable text changed
+    assert entry_version(trial) == written
+    with transaction.atomic():
+        Trial.objects.filter(pk=trial.pk).update(brief_title="Beta cells")
+    assert entry_version(trial) != written and found("beta") == ["Beta cells"] and found("islet") == []
+    pk = trial.pk
+    trial.delete()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM trial_search_entry WHERE trial_id = %s", [pk])
+        assert cursor.fetchone()[0] == 0

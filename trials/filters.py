@@ -18,7 +18,7 @@ from django_filters import CharFilter, DateFilter, Filter, FilterSet
 
 from mechanisms.models import Mechanism
 from trials.models import Country, Trial, TrialMechanism
-from trials.search import identifier_matches, relevance, text_matches
+from trials.search import relevance, text_matches
 from trials.status import (
     ACTIVE_STATUSES,
     NOT_RECORDED,
@@ -311,10 +311,7 @@ def in_active_order(queryset, today=None):
 def order_trials(queryset, sort, text=""):
     """Order `queryset` by one of SORT_CHOICES, with the primary key last so that pages are stable."""
     if sort == "relevance" and text:
-        exact = Case(When(identifier_matches(text, "iexact", queryset.db), then=Value(1)), default=Value(0))
-        return queryset.alias(exact_identifier=exact).order_by(
-            "-exact_identifier", *relevance(text, queryset.db), F("last_reviewed_on").desc(nulls_last=True), "pk"
-        )
+        return queryset.order_by(*relevance(text, queryset.db), F("last_reviewed_on").desc(nulls_last=True), "pk")
     if sort == "active":
         return in_active_order(queryset)
     if sort == "status":

@@ -8,16 +8,20 @@ Each trial's searchable text is three parts, built by one SQL expression per par
   publications' citations.
 
 SQLite: an FTS5 table (`trial_search`, porter stemming, diacritics removed), rowid = the trial's id, with
-columns title, tags, body. PostgreSQL: `trials_trial.search_document`, a tsvector ('english' configuration:
-stemming) weighted A (title), B (tags), C (body), GIN-indexed (migration 0005); a slash is read as a space, as
-SQLite does, rather than PostgreSQL's reading of "zimislecel/VX-880" as one file name.
+columns title, tags, body. PostgreSQL: a table of search entries (`trial_search_entry`, trials/models/search.py),
+one per trial: `document`, a tsvector ('english' configuration: stemming) weighted A (title), B (tags), C (body),
+GIN-indexed and kept out of line, and `heading`, the title and tags alone, which the ranking reads; a slash is read
+as a space, as SQLite does, rather than PostgreSQL's reading of "zimislecel/VX-880" as one file name. The entries
+live apart from the trial's wide row, so that a search that matches a third of a large registry reads a few
+thousand narrow pages, not the trials' own (migration 0018 moved them there from `trials_trial.search_document`).
 
-Triggers keep them in step, whoever writes: on the trial (SQLite: after each write; PostgreSQL: before, filling
-`search_document`), and on every table that feeds the text (identifiers, mechanisms' links and names,
-publications, sites, countries, routes, diabetes types), which rebuild the text of the trials they touch.
-`install` puts them in place after each `migrate` (the post_migrate signal, as for the data version) and
-rebuilds every trial's text, since a migration may have remade a table without its triggers. Migration 0012 makes
-the FTS5 table and, undone, removes the triggers and the table (`create_index`, `remove_index`).
+Triggers keep them in step, whoever writes: on the trial (after each write), and on every table that feeds the
+text (identifiers, mechanisms' links and names, publications, sites, countries, routes, diabetes types), which
+rebuild the text of the trials they touch (PostgreSQL: one function, `trials_search_refresh(ids)`, which rewrites
+an entry only when it differs). `install` puts them in place after each `migrate` (the post_migrate signal, as for
+the data version) and brings every trial's text up to date, since a migration may have remade a table without its
+triggers. Migration 0012 makes the FTS5 table and, undone, removes the triggers and the table (`create_index`,
+`remove_index`); migration 0018 makes PostgreSQL's entries (`create_entries`, `remove_entries`).
 """
 
 from django.apps import apps
@@ -28,7 +32,9 @@ from trials import vocabularies as v
 
 FTS_TABLE = "trial_search"
 PREFIX = "trials_search"  # the triggers' (and on PostgreSQL the functions') names start with it
-PG_TRIAL_FUNCTION = "trials_trial_search_document"  # the name migration 0005 gave it; replaced by install()
+PG_TABLE = "trial_search_entry"  # PostgreSQL's search entries (trials/models/search.py)
+PG_REFRESH = f"{PREFIX}_refresh"  # the function rebuilding the entries of some trials
+PG_TRIAL_FUNCTION = "trials_trial_search_document"  # migration 0005's trigger, which wrote the trial's own document
 BM25_WEIGHTS = (10.0, 3.0, 1.0)  # SQLite's rank: title, tags, body
 
 
@@ -174,39 +180,64 @@ def sqlite_drop(cursor) -> None:
 # --- PostgreSQL ------------------------------------------------------------------------------------------
 
 
+def postgresql_vector(part: str, weight: str) -> str:
+    return f"setweight(to_tsvector('english'::regconfig, translate({part}, '/', ' ')), '{weight}')"
+
+
 def postgresql_statements() -> list[str]:
+    """The refresh function, the triggers that call it, and every trial's entry brought up to date."""
     trials = table("trials.Trial")
-    title, tags, body = document_parts("postgresql", "NEW")
+    title, tags, body = document_parts("postgresql", "t")
     statements = [
+        # The entries of the trials `ids`, computed afresh; rewritten only when they differ (so rebuilding every
+        # entry after a migrate writes nothing for a trial whose text is the same), removed for a trial that is gone.
         f"""
-        CREATE OR REPLACE FUNCTION {PG_TRIAL_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
+        CREATE OR REPLACE FUNCTION {PG_REFRESH}(ids bigint[]) RETURNS void LANGUAGE sql AS $$
+            INSERT INTO {PG_TABLE} AS entry (trial_id, heading, document)
+            SELECT t.id, parts.heading, parts.heading || {postgresql_vector(body, "C")}
+            FROM {trials} t,
+                LATERAL (SELECT {postgresql_vector(title, "A")} || {postgresql_vector(tags, "B")} AS heading) parts
+            WHERE t.id = ANY(ids)
+            ON CONFLICT (trial_id) DO UPDATE SET heading = EXCLUDED.heading, document = EXCLUDED.document
+            WHERE (entry.heading, entry.document) IS DISTINCT FROM (EXCLUDED.heading, EXCLUDED.document);
+            DELETE FROM {PG_TABLE} entry
+            WHERE entry.trial_id = ANY(ids) AND NOT EXISTS (SELECT FROM {trials} t WHERE t.id = entry.trial_id);
+        $$
+        """,
+        f"""
+        CREATE OR REPLACE FUNCTION {PREFIX}_{trials}() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            NEW.search_document :=
-                setweight(to_tsvector('english'::regconfig, translate({title}, '/', ' ')), 'A')
-                || setweight(to_tsvector('english'::regconfig, translate({tags}, '/', ' ')), 'B')
-                || setweight(to_tsvector('english'::regconfig, translate({body}, '/', ' ')), 'C');
-            RETURN NEW;
+            IF TG_OP = 'TRUNCATE' THEN
+                TRUNCATE {PG_TABLE};
+            ELSIF TG_OP = 'DELETE' THEN
+                PERFORM {PG_REFRESH}(ARRAY[OLD.id]);
+            ELSE
+                PERFORM {PG_REFRESH}(ARRAY[NEW.id]);
+            END IF;
+            RETURN NULL;
         END
         $$
         """,
-        # Every column, so that no migration is refused for a column the trigger names (see migration 0008).
-        f"DROP TRIGGER IF EXISTS {PG_TRIAL_FUNCTION} ON {trials}",
-        f"CREATE TRIGGER {PG_TRIAL_FUNCTION} BEFORE INSERT OR UPDATE ON {trials} "
-        f"FOR EACH ROW EXECUTE FUNCTION {PG_TRIAL_FUNCTION}()",
+        f"DROP TRIGGER IF EXISTS {PREFIX}_{trials} ON {trials}",
+        f"CREATE TRIGGER {PREFIX}_{trials} AFTER INSERT OR UPDATE OR DELETE ON {trials} "
+        f"FOR EACH ROW EXECUTE FUNCTION {PREFIX}_{trials}()",
+        # A truncated registry (a test database flushed) leaves no entry behind.
+        f"DROP TRIGGER IF EXISTS {PREFIX}_truncate_{trials} ON {trials}",
+        f"CREATE TRIGGER {PREFIX}_truncate_{trials} AFTER TRUNCATE ON {trials} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {PREFIX}_{trials}()",
     ]
     for name, ids in touched_trials():
         function = f"{PREFIX}_{name}"
         new, old = ids.format(row="NEW"), ids.format(row="OLD")
-        # Setting the document to NULL runs the trial's trigger, which writes it afresh.
         statements += [
             f"""
             CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 IF TG_OP <> 'INSERT' THEN
-                    UPDATE {trials} SET search_document = NULL WHERE id IN ({old});
+                    PERFORM {PG_REFRESH}(ARRAY({old}));
                 END IF;
                 IF TG_OP <> 'DELETE' THEN
-                    UPDATE {trials} SET search_document = NULL WHERE id IN ({new});
+                    PERFORM {PG_REFRESH}(ARRAY({new}));
                 END IF;
                 RETURN NULL;
             END
@@ -216,8 +247,49 @@ def postgresql_statements() -> list[str]:
             f"CREATE TRIGGER {function} AFTER INSERT OR UPDATE OR DELETE ON {name} "
             f"FOR EACH ROW EXECUTE FUNCTION {function}()",
         ]
-    statements.append(f"UPDATE {trials} SET search_document = NULL")
+    statements += [
+        f"SELECT {PG_REFRESH}(ARRAY(SELECT id FROM {trials}))",
+        f"DELETE FROM {PG_TABLE} entry WHERE NOT EXISTS (SELECT FROM {trials} t WHERE t.id = entry.trial_id)",
+    ]
     return statements
+
+
+def create_entries(connection) -> None:
+    """PostgreSQL (migration 0018): the entries' table, in place of the trial's own search document and the
+    triggers that wrote it (install() then adds the new ones and fills the table)."""
+    if connection.vendor != "postgresql":
+        return
+    trials = table("trials.Trial")
+    with connection.cursor() as cursor:
+        drop_postgresql_functions(cursor)
+        cursor.execute(f"DROP TRIGGER IF EXISTS {PG_TRIAL_FUNCTION} ON {trials}")
+        cursor.execute(f"DROP FUNCTION IF EXISTS {PG_TRIAL_FUNCTION}()")
+        # toast_tuple_target: a row longer than this has its document moved out of line, so that the table's own
+        # pages hold the trial's id and its heading alone (about 400 bytes) and a search's scan of them stays small.
+        cursor.execute(
+            f"CREATE TABLE {PG_TABLE} (trial_id bigint PRIMARY KEY, heading tsvector NOT NULL, "
+            "document tsvector NOT NULL) WITH (toast_tuple_target = 512)"
+        )
+        cursor.execute(f"ALTER TABLE {PG_TABLE} ALTER COLUMN document SET STORAGE EXTERNAL")
+        cursor.execute(f"ALTER TABLE {PG_TABLE} ALTER COLUMN heading SET STORAGE MAIN")
+        cursor.execute(f"CREATE INDEX {PG_TABLE}_document_idx ON {PG_TABLE} USING gin (document)")
+
+
+def remove_entries(connection) -> None:
+    """Undo `create_entries` and `install` on PostgreSQL (migration 0018 undone): the triggers, their functions and
+    the table. The code of that earlier release puts its own triggers back when it migrates."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        drop_postgresql_functions(cursor)
+        cursor.execute(f"DROP TABLE IF EXISTS {PG_TABLE}")
+
+
+def drop_postgresql_functions(cursor) -> None:
+    """Every function whose name starts with PREFIX, and with them (CASCADE) the triggers that call them."""
+    cursor.execute("SELECT proname FROM pg_proc WHERE proname LIKE %s", [f"{PREFIX}\\_%"])
+    for (name,) in cursor.fetchall():
+        cursor.execute(f"DROP FUNCTION IF EXISTS {name} CASCADE")
 
 
 # PostgreSQL: the trial's trigger function as migration 0005 made it (the trial's own columns), put back when the
@@ -257,9 +329,7 @@ def remove_index(connection) -> None:
             sqlite_drop(cursor)
             cursor.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
         elif connection.vendor == "postgresql":
-            cursor.execute("SELECT proname FROM pg_proc WHERE proname LIKE %s", [f"{PREFIX}\\_%"])
-            for (name,) in cursor.fetchall():
-                cursor.execute(f"DROP FUNCTION IF EXISTS {name}() CASCADE")
+            drop_postgresql_functions(cursor)
             cursor.execute(PG_FIRST_FUNCTION)
 
 
@@ -268,31 +338,24 @@ def needed_tables() -> set[str]:
 
 
 def install(using: str = "default", **kwargs) -> None:
-    """Put the triggers in place and rebuild every trial's text (post_migrate, and migration 0012). Idempotent."""
+    """Put the triggers in place and bring every trial's text up to date (post_migrate, and migrations 0012 and
+    0018). Idempotent. Does nothing before the migration that makes the index's table (SQLite's FTS5 table in 0012,
+    PostgreSQL's entries in 0018)."""
     connection = connections[using]
     if connection.vendor not in ("sqlite", "postgresql"):
         return
-    trials = table("trials.Trial")
+    index_table = FTS_TABLE if connection.vendor == "sqlite" else PG_TABLE
     with connection.cursor() as cursor:
         existing = set(connection.introspection.table_names(cursor))
-        if not needed_tables() <= existing:
-            return  # migrated part of the way: the next migrate installs them
-        if connection.vendor == "postgresql" and not kwargs.get("in_migration"):
-            cursor.execute("SELECT 1 FROM django_migrations WHERE app = 'trials' AND name = %s", ["0012_search_index"])
-            if cursor.fetchone() is None:
-                return  # before migration 0012, or with it undone
-        elif FTS_TABLE not in existing:
-            return  # before migration 0012, which makes it
-        columns = {column.name for column in connection.introspection.get_table_description(cursor, trials)}
-    if "search_document" not in columns:
-        return
+    if not needed_tables() | {index_table} <= existing:
+        return  # migrated part of the way: the next migrate installs them
     with transaction.atomic(using=using), connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             sqlite_drop(cursor)
             for statement in sqlite_statements():
                 cursor.execute(statement)
         else:
-            # Rebuilding every trial's text takes longer than a page's statement timeout on a large registry
+            # Bringing every trial's text up to date takes longer than a page's statement timeout on a large registry
             # (DATABASE_STATEMENT_TIMEOUT): this is a migration's step, not a reader's, so none applies to it.
             cursor.execute("SET LOCAL statement_timeout = 0")
             for statement in postgresql_statements():

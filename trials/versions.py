@@ -35,7 +35,7 @@ from trials.vocabularies import DiabetesType, Route
 # point at publications and sources).
 PARTS = [RegistryIdentifier, TrialMechanism, Publication, Source, Site, TrialRelation, Outcome]
 # Bookkeeping, never a difference a curator made.
-NOT_CONTENT = {"id", "created_at", "updated_at", "edit_version", "data_version", "data_fingerprint", "search_document"}
+NOT_CONTENT = {"id", "created_at", "updated_at", "edit_version", "data_version", "data_fingerprint"}
 LONG_TEXT = 80  # characters: longer texts are shown whole with the changed words marked
 M2M_FIELDS = ("countries", "diabetes_types", "routes")
 

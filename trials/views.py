@@ -95,13 +95,13 @@ def rows_in_order(trials, prefetched):
     """The trials of the ordered queryset `trials` (sliced to a page), as full rows with what `prefetched` (a
     function of a queryset) adds, in that order. Two steps, as a large registry needs: the page's ids from a narrow
     query (the sort reads a covering index, never the trials' wide rows), then those trials by primary key. Queries:
-    2, plus the prefetches. The search document is left out: it is the row's largest value, and never shown."""
+    2, plus the prefetches."""
     return rows_of(list(trials.values_list("pk", flat=True)), prefetched)
 
 
 def rows_of(ids, prefetched):
     """The trials whose primary keys are `ids`, in that order, as full rows with what `prefetched` adds."""
-    found = prefetched(Trial.objects.with_primary_identifier().defer("search_document")).in_bulk(ids)
+    found = prefetched(Trial.objects.with_primary_identifier()).in_bulk(ids)
     return [found[pk] for pk in ids if pk in found]
 
 

@@ -1,8 +1,8 @@
 """The registry's models: trials (`trial`), what they link to (`parts`: registry identifiers, mechanism links,
 publications, sources, sites, published outcomes, related trials), the lookup tables of multi-valued vocabularies
 (`lookups`), and the registry updates found on ClinicalTrials.gov or in a newer curated data file
-(`registry_updates`), the review conversation's comments (`comments`), and each trial's integrity problems, stored
-(`problems`).
+(`registry_updates`), the review conversation's comments (`comments`), each trial's integrity problems, stored
+(`problems`), and PostgreSQL's search entries (`search`).
 
 The database enforces every vocabulary (trials/vocabularies.py), the order of dates and non-negative enrollment
 with named constraints. Reusable reads are QuerySet methods. Import the models from here: `trials.models.Trial`.
@@ -26,6 +26,7 @@ from trials.models.registry_updates import (
     RegistryUpdateQuerySet,
     RegistryUpdateStatus,
 )
+from trials.models.search import SearchEntry
 from trials.models.trial import Trial, TrialQuerySet
 
 __all__ = [
@@ -49,4 +50,5 @@ __all__ = [
     "Comment",
     "TrialProblem",
     "TrialProblemQuerySet",
+    "SearchEntry",
 ]

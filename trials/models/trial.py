@@ -1,6 +1,5 @@
 """The trial: its fields, invariants and QuerySet (what the public may see, a trial by its address)."""
 
-from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import OuterRef, Q, Subquery
@@ -258,14 +257,7 @@ class Trial(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    # PostgreSQL's full-text search document (titles, acronym, product, sponsor, summary, weighted A to D), kept up
-    # to date by a database trigger (migration 0005) and GIN-indexed, so a search neither re-parses every trial nor
-    # ranks from scratch. Never edited in Python; empty on SQLite, whose search matches words with icontains.
-    search_document = SearchVectorField(null=True, editable=False)
-
-    history = HistoricalRecords(
-        m2m_fields=[countries, diabetes_types, routes], excluded_fields=["search_document"], bases=[Revisioned]
-    )
+    history = HistoricalRecords(m2m_fields=[countries, diabetes_types, routes], bases=[Revisioned])
 
     objects = TrialQuerySet.as_manager()
 
