@@ -54,8 +54,12 @@ def paths_to_mutate(name):
 
 
 def row_counts():
-    """Rows in every table of the registry (history and many-to-many tables included), in one query."""
-    tables = [model._meta.db_table for model in apps.get_app_config("trials").get_models(include_auto_created=True)]
+    """Rows in every table of the registry (history and many-to-many tables included; PostgreSQL's search entries,
+    a table SQLite does not have), in one query."""
+    models = apps.get_app_config("trials").get_models(include_auto_created=True)
+    tables = [
+        model._meta.db_table for model in models if model._meta.db_table in connection.introspection.table_names()
+    ]
     sql = " UNION ALL ".join(f"SELECT '{table}', COUNT(*) FROM {connection.ops.quote_name(table)}" for table in tables)
     with connection.cursor() as cursor:
         cursor.execute(sql)

@@ -265,7 +265,7 @@ def create_entries(connection) -> None:
         cursor.execute(f"DROP TRIGGER IF EXISTS {PG_TRIAL_FUNCTION} ON {trials}")
         cursor.execute(f"DROP FUNCTION IF EXISTS {PG_TRIAL_FUNCTION}()")
         # toast_tuple_target: a row longer than this has its document moved out of line, so that the table's own
-        # pages hold the trial's id and its heading alone (about 400 bytes) and a search's scan of them stays small.
+        # pages hold the trial's id and its heading alone (about 700 bytes) and a search's scan of them stays small.
         cursor.execute(
             f"CREATE TABLE {PG_TABLE} (trial_id bigint PRIMARY KEY, heading tsvector NOT NULL, "
             "document tsvector NOT NULL) WITH (toast_tuple_target = 512)"
