@@ -142,6 +142,17 @@ def test_cached_counts_follow_identifiers_for_a_search(client, trials):
     assert list_counts_seen(client, query)[0] == 0
 
 
+def test_a_search_s_counts_hold_its_published_matches_by_text_or_identifier_and_never_a_draft(client, trials):
+    """A search alone is counted from the index's matches (trials/search.py: matching_ids), drafts among them: the
+    facets keep the published ones, as the list does."""
+    Trial.objects.filter(brief_title="Echo draft").update(summary="Zanzibar cells.")
+    Trial.objects.filter(brief_title="Alpha").update(summary="Zanzibar islets.")
+    total, facets = list_counts_seen(client, "?q=zanzibar")
+    assert total == 1 and facets["country"] == {"SE": 1} and facets["mechanism"] == {"immune-regulation": 1}
+    total, facets = list_counts_seen(client, "?q=NCT0000000")  # part of an identifier: both published trials
+    assert total == 2 and facets["phase"] == {Phase.PHASE1: 1, Phase.PHASE3: 1}
+
+
 def test_cached_counts_follow_publishing_and_unpublishing(client, trials, editor):
     total = list_counts_seen(client)[0]
     actions.unpublish(trial=Trial.objects.get(brief_title="Alpha"), user=editor, reason="Withdrawn by its sponsor.")

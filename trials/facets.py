@@ -16,6 +16,7 @@ from mechanisms.models import Mechanism
 from trials import data_version, facet_index
 from trials.filters import TrialFilter, filtered_trials
 from trials.models import Trial, TrialMechanism
+from trials.search import matching_ids
 from trials.status import NOT_RECORDED, STATUS_CHOICES, shown_status
 from trials.vocabularies import Phase
 
@@ -88,7 +89,10 @@ def counted_facets(filterset: TrialFilter) -> tuple[list[Facet], int]:
     cleaned = getattr(filterset.form, "cleaned_data", {})
     index = current_facet_index(filterset.today)
     base = None
-    if any(cleaned.get(name) for name in filterset.filters if name not in facet_index.FACETS):
+    others = [name for name in filterset.filters if name not in facet_index.FACETS and cleaned.get(name)]
+    if others == ["q"]:  # a search alone: its matches from the index, published or not (counts() keeps the published)
+        base = facet_index.as_set(matching_ids(cleaned["q"], Trial.objects.db))
+    elif others:
         rest = filterset.filter_queryset(Trial.objects.published(), exclude=facet_index.FACETS)
         base = facet_index.as_set(rest.order_by().values_list("pk", flat=True))
     chosen = selected_codes(filterset)

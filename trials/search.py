@@ -17,6 +17,7 @@ from functools import cache, reduce
 from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db import connections
 from django.db.models import (
     BooleanField,
     Case,
@@ -35,7 +36,7 @@ from django.db.models.expressions import OrderBy, RawSQL
 from django.db.models.functions import Coalesce
 
 from trials.database import is_postgresql
-from trials.models import RegistryIdentifier
+from trials.models import RegistryIdentifier, SearchEntry
 from trials.search_index import BM25_WEIGHTS, FTS_TABLE
 from trials.synonyms import GROUPS
 
@@ -194,6 +195,25 @@ def text_matches(text: str, db: str) -> Q:
         indexed = RawSQL(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", (fts5_match(query),))
         condition |= Q(pk__in=indexed)
     return condition
+
+
+def matching_ids(text: str, db: str) -> list[int]:
+    """The ids of the trials, published or not, that `text_matches` finds, read from the index and the identifiers
+    alone, never from the trials' own rows (one query): what the facets count a search's list within, as the set
+    of published trials does the rest (trials/facets.py)."""
+    query = parse(text)
+    identifiers = RegistryIdentifier.objects.using(db).filter(value__icontains=text).order_by()
+    if not query.groups:
+        return list(identifiers.values_list("trial_id", flat=True))
+    if is_postgresql(db):
+        condition = Q(PkInArray(identifiers.values("trial_id"))) | Q(document=postgresql_query(query))
+        return list(SearchEntry.objects.using(db).filter(condition).values_list("pk", flat=True))
+    sql, params = identifiers.values("trial_id").query.sql_with_params()
+    with connections[db].cursor() as cursor:
+        cursor.execute(
+            f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s UNION {sql}", (fts5_match(query), *params)
+        )
+        return [pk for (pk,) in cursor.fetchall()]
 
 
 def relevance(text: str, db: str) -> list[OrderBy]:
