@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.db import connection
+from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -20,6 +21,7 @@ from tests.factories import (
     trial_with,
 )
 from trials import actions, data_version
+from trials.filters import filtered_trials
 from trials.models import Trial, TrialMechanism
 from trials.vocabularies import CurationState, OverallStatus, Phase, Registry
 
@@ -169,7 +171,7 @@ def test_cached_counts_follow_publishing_and_unpublishing(client, trials, editor
 # The queries of a page whose counts are cached but whose HTML is not (the first reader after a change): the data
 # version, then the page's own reads. With the counts not cached, the list reads the facet index (10 queries) too.
 FIRST_READER_QUERIES = {
-    "/trials/": 7,  # version, the page's ids, their rows, 4 prefetches
+    "/trials/": 6,  # version, the page's rows (their ids from the facet index), 4 prefetches
     "/": 6,  # version, recent trials, 4 prefetches
     # version, mechanism, trials' rows (their ids from the facet index), 3 prefetches + links, pathway steps,
     # outcomes + their mechanism links
@@ -266,3 +268,36 @@ def test_a_mechanisms_page_shows_the_first_trials_of_its_list_in_the_default_ord
     on_its_page = shown("/mechanisms/immune-regulation/")
     assert len(on_its_page) == 20  # of its 27 published trials (40: 30 of this mechanism, 3 of them drafts)
     assert on_its_page == shown("/trials/?mechanism=immune-regulation&page_size=20")
+
+
+@pytest.mark.parametrize(
+    "query", ["", "status=RECRUITING&status=STALE", "phase=PHASE1&phase=NOT_RECORDED", "sort=active"]
+)
+def test_a_default_ordered_list_s_pages_from_the_facet_index_are_the_database_s(client, query):
+    """In the default order and narrowed by facets alone, a page's trials come from the facet index's order
+    (trials/facets.py: listed_ids), not from a query: page after page, the same trials in the same order as the
+    database's (trials/filters.py: in_active_order), stale statuses, missing dates and ties included."""
+    statuses = [OverallStatus.RECRUITING, OverallStatus.NOT_YET_RECRUITING, OverallStatus.ACTIVE_NOT_RECRUITING]
+    statuses += [OverallStatus.COMPLETED, OverallStatus.TERMINATED, ""]
+    confirmed = [datetime.date(2026, 9, 1), datetime.date(2023, 1, 5), None, datetime.date(2026, 9, 1)]
+    started = [datetime.date(2020, 1, 1), None, datetime.date(2024, 6, 1)]
+    for n in range(27):
+        trial_with(
+            brief_title=f"Trial {n}",
+            overall_status=statuses[n % 6],
+            status_confirmed_on=confirmed[n % 4],
+            status_confirmed_on_precision="DAY" if confirmed[n % 4] else "",
+            start_date=started[n % 3],
+            start_date_precision="DAY" if started[n % 3] else "",
+            phase=[Phase.PHASE1, "", Phase.PHASE2][n % 3],
+        )
+    trial_with(brief_title="A draft", overall_status=OverallStatus.RECRUITING, curation_state=CurationState.DRAFT)
+    for page in (1, 2, 3):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("trials:list") + f"?{query}&page_size=10&page={page}")
+        shown = [trial.pk for trial in response.context["trials"]]
+        number = response.context["page"].number  # a page past the last shows the last
+        _, trials = filtered_trials(QueryDict(query))
+        assert shown and shown == list(trials.values_list("pk", flat=True)[(number - 1) * 10 : number * 10]), page
+        page_ids = [q for q in queries if "LIMIT" in q["sql"] and '"trials_trial"."id" AS "pk"' in q["sql"]]
+        assert page_ids == []  # (the index's own query, when it is built, reads every id in order: no LIMIT)

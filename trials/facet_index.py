@@ -77,18 +77,31 @@ class FacetIndex:
     years: dict[int | None, int] = field(default_factory=dict)  # the trials that started in each year (None: unknown)
     in_order: array = field(default_factory=lambda: array("q"))  # the published trials in the list's default order
 
-    def first(self, among: int, number: int) -> list[int]:
-        """The first `number` trials of the set `among`, in the list's default order (trials/filters.py:
-        in_active_order)."""
+    def first(self, among: int, number: int, offset: int = 0) -> list[int]:
+        """The first `number` trials of the set `among` after its first `offset`, in the list's default order
+        (trials/filters.py: in_active_order)."""
         bits = among.to_bytes((among.bit_length() >> 3) + 1, "little")
-        size, found = len(bits), []
+        size, found, skipped = len(bits), [], 0
+        if number <= 0:
+            return found
         for pk in self.in_order:
             byte = pk >> 3
             if byte < size and bits[byte] >> (pk & 7) & 1:
+                if skipped < offset:
+                    skipped += 1
+                    continue
                 found.append(pk)
                 if len(found) == number:
                     break
         return found
+
+    def listed(self, selected: dict[str, Any]) -> int:
+        """The published trials a list filtered by `selected` ({facet: codes}) holds."""
+        listed = self.published
+        for name, codes in selected.items():
+            if codes:
+                listed &= self.facets[name].matching(codes)
+        return listed
 
     def count(self, *sets: int) -> int:
         """How many published trials are in every one of `sets`."""

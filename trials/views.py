@@ -15,6 +15,7 @@ from trials.facets import (
     current_facet_index,
     home_counts,
     list_counts,
+    listed_ids,
     mechanism_counts,
 )
 from trials.filter_summary import filters_in_force
@@ -100,8 +101,9 @@ def rows_in_order(trials, prefetched):
 
 
 def rows_of(ids, prefetched):
-    """The trials whose primary keys are `ids`, in that order, as full rows with what `prefetched` adds."""
-    found = prefetched(Trial.objects.with_primary_identifier()).in_bulk(ids)
+    """The published trials whose primary keys are `ids`, in that order, as full rows with what `prefetched` adds
+    (a trial unpublished since its id was read is left out)."""
+    found = prefetched(Trial.objects.published().with_primary_identifier()).in_bulk(ids)
     return [found[pk] for pk in ids if pk in found]
 
 
@@ -135,7 +137,12 @@ def trial_list(request):
     paginator = CountedPaginator(trials, filterset.page_size, total)
     number = min(filterset.form.cleaned_data.get("page") or 1, paginator.num_pages)
     page = paginator.page(number)
-    page.object_list = rows_in_order(page.object_list, list_prefetches)
+    # In the default order, narrowed by facets alone, the page's ids come from the facet index (no query).
+    ids = listed_ids(filterset, (number - 1) * filterset.page_size, filterset.page_size)
+    if ids is None:
+        page.object_list = rows_in_order(page.object_list, list_prefetches)
+    else:
+        page.object_list = rows_of(ids, list_prefetches)
     for trial in page.object_list:  # evaluated once here, then shown: the flags read the trial's own fields
         trial.reader_flags = card_flags(trial, filterset.today)
     context.update(
