@@ -116,9 +116,7 @@ class FacetIndex:
         facet's options are counted over the list filtered by the other facets, as faceted search does."""
         base = self.published if base is None else base & self.published
         unions = {name: self.facets[name].matching(codes) for name, codes in selected.items() if codes}
-        total = base
-        for union in unions.values():
-            total &= union
+        total = base & self.listed(selected)
         counts = {}
         for name, facet in self.facets.items():
             others = base

@@ -186,7 +186,7 @@ def text_matches(text: str, db: str) -> Q:
     if is_postgresql(db):
         # Identifiers through a trigram index (migration 0006), as an array of ids, so that PostgreSQL reads two
         # indexes of the search entries (trials/models/search.py) rather than testing the OR row by row (PkInArray).
-        identifiers = RegistryIdentifier.objects.filter(value__icontains=text).values("trial_id")
+        identifiers = RegistryIdentifier.objects.filter(value__icontains=text).order_by().values("trial_id")
         if not query.groups:
             return Q(PkInArray(identifiers))
         return Q(PkInArray(identifiers, "search_entry__pk")) | Q(search_entry__document=postgresql_query(query))
@@ -228,10 +228,10 @@ def relevance(text: str, db: str) -> list[OrderBy]:
         # match after every text match. One key for these places, read from both tables, so that PostgreSQL sorts
         # the matches once joined: with a key of the trial's alone first, it sorted every published trial by it
         # and then read their entries one by one (0.9 s at 100,000 trials, instead of 0.07).
-        identifiers = RegistryIdentifier.objects.filter(value__icontains=text).values("trial_id")
+        found_by_identifier = identifier_matches(text, db=db)
         place = Case(
             When(exact, then=Value(2)),
-            When(Q(PkInArray(identifiers)) & ~Q(search_entry__document=postgresql_query(query)), then=Value(0)),
+            When(Q(found_by_identifier) & ~Q(search_entry__document=postgresql_query(query)), then=Value(0)),
             default=Value(1),
         )
         ranks = [Coalesce(text_rank(query, title_only), Value(0.0)).desc() for title_only in (True, False)]
