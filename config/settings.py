@@ -186,6 +186,9 @@ WSGI_APPLICATION = "config.wsgi.application"
 CACHE_URL = os.environ.get("CACHE_URL", "").strip()
 CACHE_TIMEOUT = env_int("CACHE_TIMEOUT", 24 * 3600)
 PAGE_CACHE_MAX_BYTES = env_int("PAGE_CACHE_MAX_BYTES", 512 * 1024)
+# On PostgreSQL each process learns of every change of the data version by LISTEN/NOTIFY and keeps it in memory, so
+# that a cached page costs no query (trials/version_watch.py); off, every public request reads it (one query).
+DATA_VERSION_LISTEN = env_bool("DATA_VERSION_LISTEN", default=True)
 if CACHE_URL:
     CACHES = {
         "default": {

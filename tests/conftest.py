@@ -51,6 +51,18 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"Skipped in CI, where every test is required: {reason}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def data_version_read_per_request():
+    """Tests read the data version from the database, as every request inside a transaction does; the process's
+    listener (trials/version_watch.py) is tested on its own, in tests/test_version_watch.py. Servers a test starts
+    in processes of their own inherit the environment."""
+    from django.test import override_settings
+
+    os.environ["DATA_VERSION_LISTEN"] = "0"
+    with override_settings(DATA_VERSION_LISTEN=False):
+        yield
+
+
 @pytest.fixture
 def frozen_today(time_machine):
     """The tests' today, where dates matter (staleness counts from today): 24 November 2026 at noon UTC, the clock

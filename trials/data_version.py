@@ -32,6 +32,7 @@ TABLE = "registry_data_version"
 TRIGGER = "registry_data_changed"
 BUMP_FUNCTION = "registry_bump_data_version"
 LOCAL_SETTING = "registry.data_changes"  # PostgreSQL: statements that changed data in this transaction
+NOTIFY_CHANNEL = "registry_data_version"  # PostgreSQL: told of every commit that changed it (trials/version_watch.py)
 
 CREATE_TABLE = {
     "postgresql": [
@@ -54,6 +55,8 @@ POSTGRESQL_FUNCTIONS = [
     BEGIN
         IF changes = 0 THEN
             UPDATE {TABLE} SET counter = counter + 1, changed_at = clock_timestamp() WHERE id = 1;
+            -- Delivered when the transaction commits, to every process listening (trials/version_watch.py).
+            PERFORM pg_notify('{NOTIFY_CHANNEL}', '');
         END IF;
         PERFORM set_config('{LOCAL_SETTING}', (changes + 1)::text, true);
     END $$
@@ -86,9 +89,18 @@ class Version:
 
 
 def current(using="default"):
-    """Query (one, by primary key): the data version now, or None if the database has none (not migrated)."""
-    connection = connections[using]
-    row = read_checking_health(connection)
+    """Query (one, by primary key): the data version now, or None if the database has none (not migrated).
+
+    Public requests on PostgreSQL mostly need no query: trials/version_watch.py keeps the version in memory."""
+    return version_of(read_checking_health(connections[using]))
+
+
+def current_on(connection):
+    """Query: the data version on a connection of the caller's own (trials/version_watch.py); errors are raised."""
+    return version_of(read_row(connection))
+
+
+def version_of(row):
     if row is None:
         return None
     counter, changed_at, local = row
@@ -241,9 +253,10 @@ class PendingRefresh:
         self.unchecked.update(trial_ids)
 
     def __call__(self):
-        from trials import stored_problems
+        from trials import stored_problems, version_watch
 
         connections[self.using].registry_refresh = None
+        version_watch.forget()  # this process's next request must see the version this commit made
         if self.trial_ids:
             stored_problems.recheck(self.trial_ids, self.using)
         refresh_counts()

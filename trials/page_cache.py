@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.http import http_date, parse_etags, parse_http_date_safe
 
-from trials import data_version
+from trials import version_watch
 
 CACHE_CONTROL = "public, max-age=0, must-revalidate"
 HEADERS_KEPT = ("Content-Type", "Content-Language", "Content-Disposition", "Link", "Vary", "Location")
@@ -115,8 +115,8 @@ class Entry:
 
 
 def lookup(request, view_func):
-    """The cache entry this request may be answered from, or None if it bypasses the cache. Queries: one (the data
-    version) when it does not bypass, none otherwise."""
+    """The cache entry this request may be answered from, or None if it bypasses the cache. Queries: at most one
+    (the data version, which on PostgreSQL is mostly known without one: trials/version_watch.py)."""
     if request.method not in ("GET", "HEAD") or signed_in(request):
         return None
     if request.path_info.startswith("/" + settings.ADMIN_URL):
@@ -125,7 +125,7 @@ def lookup(request, view_func):
     if parameters is None or (request.GET and parameters == Parameters()):
         return None
     try:
-        version = data_version.current()
+        version = version_watch.current()
     except DatabaseError:
         return None  # the view meets the same error and answers for it (503 when the database is down)
     if version is None:
