@@ -38,6 +38,9 @@ from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench import freshness  # noqa: E402  (the project's root on the path first)
+
 PY = sys.executable
 RESULTS = ROOT / "bench" / "RESULTS.md"
 LUA = ROOT / "bench" / "loadtest.lua"
@@ -387,6 +390,8 @@ def results_section(setup, mixed, kinds, verdict):
         "pages: home, mechanisms, a mechanism, about (and evidence when the site has it). Alone, not in the mix: "
         "export: four filtered CSV exports; floor: a trivial view through the same middleware (`bench/floor.py`).",
         "",
+        f"Freshness of the cached pages, during the floor's run (`bench/freshness.py`): {setup['freshness']}.",
+        "",
         f"Verdict: {verdict}",
         END.format(size=setup["synthetic"]),
     ]
@@ -510,10 +515,19 @@ def main():
             kinds = {}
             floor_file = Path(folder) / "floor.txt"
             floor_file.write_text(FLOOR_PATH + "\n")
-            # The floor under the same wrk settings and duration as the pages mix.
+            # The floor under the same wrk settings and duration as the pages mix; meanwhile, on PostgreSQL (where
+            # each worker learns of changes from notifications), how fresh the cached pages stay after commits.
+            probe, fresh_pages = None, "not measured (SQLite: every request reads the data version)"
+            if database_url.startswith(("postgres://", "postgresql://")):
+                probe = freshness.Probe(database_url, args.port, rounds=max(1, int(args.duration // 3)))
+                probe.start()
             kinds["floor"] = run_wrk(args.port, floor_file, args.duration, args.connections, args.wrk_threads)
             f = kinds["floor"]
             log(f"floor: {f['requests']} requests, {f['rps']:.1f}/s, {f['failed']} failed")
+            if probe is not None:
+                probe.join()
+                fresh_pages = probe.error or freshness.describe(probe.result)
+                log(f"freshness: {fresh_pages}")
             for kind in [*WEIGHTS, *ALONE] if args.kind_duration else ALONE:
                 kind_file = Path(folder) / f"{kind}.txt"
                 kind_file.write_text("\n".join(paths[kind]) + "\n")
@@ -552,6 +566,7 @@ def main():
         "duration": args.duration,
         "kind_duration": args.kind_duration,
         "cache": f"a shared Redis ({cache_url})" if cache_url else "each worker's own (no CACHE_URL)",
+        "freshness": fresh_pages,
     }
     if not args.no_results:
         write_results(results_section(setup, mixed, kinds, verdict), setup["synthetic"])
