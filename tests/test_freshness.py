@@ -34,7 +34,7 @@ def test_a_server_that_never_learns_of_the_commits_is_stale_every_time(live_serv
     watcher = version_watch.watcher
     with override_settings(DATA_VERSION_LISTEN=True):
         watcher.pid = version_watch.os.getpid()  # as if listening, with no thread to be told of anything
-        watcher.listening = True
+        watcher.listening, watcher.read_at = True, version_watch.time.monotonic()
         watcher.keep(data_version.current(), watcher.generation)
         try:
             result = run_probe(live_server)

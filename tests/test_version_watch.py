@@ -81,7 +81,7 @@ def test_the_processs_own_commit_is_seen_by_its_next_request_before_any_notifica
     trial = trial_with(identifier="NCT01234567")
     watcher.stop()  # nothing will be notified: only the writer's own forgetting can change what it knows
     watcher.pid = version_watch.os.getpid()  # as if still running, without a thread
-    watcher.listening = True
+    watcher.listening, watcher.read_at = True, version_watch.time.monotonic()
     watcher.keep(data_version.current(), watcher.generation)
     before = version_watch.current()
     trial.brief_title = "Changed"
@@ -89,6 +89,16 @@ def test_the_processs_own_commit_is_seen_by_its_next_request_before_any_notifica
     assert version_watch.current() != before
     assert version_watch.current() == data_version.current()
     watcher.listening = False
+
+
+def test_a_thread_that_stopped_reading_is_not_trusted_past_two_heartbeats(watcher):
+    with another_session() as writer:
+        writer.execute(f"SELECT {data_version.BUMP_FUNCTION}()")
+        wait_for(lambda: watcher.version == data_version.current(), seconds=2)
+    watcher.read_at -= 2 * watcher.heartbeat + 1  # as if its connection had hung since
+    with CaptureQueriesContext(connection) as captured:
+        known = version_watch.current()
+    assert len(captured.captured_queries) == 1 and known == data_version.current()
 
 
 def test_inside_a_transaction_the_version_is_read_from_the_database(watcher):

@@ -22,6 +22,7 @@ notification takes to arrive there (bench/RESULTS.md gives the figures).
 import logging
 import os
 import threading
+import time
 
 import psycopg
 from django.conf import settings
@@ -55,13 +56,18 @@ class Watcher:
             return data_version.current(self.using)
         self.start()
         version = self.version
-        if version is not None:
+        if version is not None and self.confirmed():
             return version
         generation = self.generation
         version = data_version.current(self.using)
         if self.listening:
             self.keep(version, generation)
         return version
+
+    def confirmed(self):
+        """Whether the thread read the version lately: a connection that stopped answering without an error (a
+        network that drops its packets) is not trusted past two heartbeats."""
+        return self.listening and time.monotonic() - self.read_at < 2 * self.heartbeat + 1
 
     def forget(self):
         """A change committed: ask the database until the version is read again."""
@@ -78,6 +84,7 @@ class Watcher:
 
     listening = False  # the thread holds its connection and has read the version since
     backend_pid = None  # its connection's server process
+    read_at = 0.0  # when it last read the version (time.monotonic())
     heartbeat = HEARTBEAT_SECONDS
 
     def start(self):
@@ -136,6 +143,7 @@ class Watcher:
     def read(self, connection):
         generation = self.generation
         self.keep(data_version.current_on(connection), generation)
+        self.read_at = time.monotonic()
 
 
 watcher = Watcher()
