@@ -528,6 +528,8 @@ def main():
                 probe.join()
                 fresh_pages = probe.error or freshness.describe(probe.result)
                 log(f"freshness: {fresh_pages}")
+                # Its commits made every cached page old: each kind alone is measured on cached pages again.
+                log(f"every page once again (after the probe's commits) took {warm(args.port, paths):.1f} s")
             for kind in [*WEIGHTS, *ALONE] if args.kind_duration else ALONE:
                 kind_file = Path(folder) / f"{kind}.txt"
                 kind_file.write_text("\n".join(paths[kind]) + "\n")

@@ -9,8 +9,9 @@ for the database. So on PostgreSQL each server process keeps the version in memo
 - a thread of the process listens on a connection of its own. On a notification it first forgets the version
   (requests ask the database again), then reads the new one. Every few seconds it reads the version anyway, which
   also proves the connection alive;
-- a write of the process itself forgets the version when it commits (trials/data_version.py, `PendingRefresh`), so
-  the writer's next request never sees the version before it, even before the notification arrives.
+- a write of the process itself through the ORM (any that sends Django's signals, and `data_version.bump()`)
+  forgets the version when it commits (trials/data_version.py, `PendingRefresh`), so the writer's next request
+  never sees the version before it, even before the notification arrives.
 
 The version in memory is used only where it is certainly current enough: outside a transaction (a request inside
 one, as every test's, must see its own writes: it reads the database), while the thread holds its connection.
