@@ -111,7 +111,8 @@ def test_inside_a_transaction_the_version_is_read_from_the_database(watcher):
         assert inside == data_version.current() != watcher.version  # its own write is seen
 
 
-def test_a_lost_connection_means_asking_the_database_until_it_listens_again(watcher):
+def test_a_lost_connection_means_asking_the_database_until_it_listens_again(watcher, caplog):
+    caplog.set_level("WARNING", logger="trials.version_watch")
     backend = watcher.backend_pid
     with another_session() as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", [backend])
@@ -120,6 +121,9 @@ def test_a_lost_connection_means_asking_the_database_until_it_listens_again(watc
     assert version_watch.current() == data_version.current()
     wait_for(lambda: watcher.listening and watcher.backend_pid not in (None, backend), seconds=5)
     assert version_watch.current() == data_version.current()
+    said = [record.getMessage() for record in caplog.records]
+    assert len(said) == 2 and said[0].startswith("Not listening for data changes (")
+    assert said[1] == "Listening for data changes again after 1 failed attempt(s)."
 
 
 def test_a_cached_page_needs_no_query_and_no_page_outlives_a_commit_elsewhere(client, watcher):

@@ -34,7 +34,7 @@ from trials import data_version
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5  # the longest the thread waits without reading the version
-RETRY_SECONDS = 1  # after its connection failed
+RETRY_SECONDS = (1, 2, 4, 8)  # after its connection failed once, twice, ... (then the last, until it listens again)
 
 
 class Watcher:
@@ -112,24 +112,30 @@ class Watcher:
                     cursor.execute("SELECT pg_notify(%s, '')", [data_version.NOTIFY_CHANNEL])
             finally:
                 waker.close()
-            self.thread.join(RETRY_SECONDS + 5)
+            self.thread.join(RETRY_SECONDS[-1] + 5)
         self.pid = None
 
     def run(self):
+        failures = 0
         while not self.stopping.is_set():
             connection = connections.create_connection(self.using)
             try:
                 connection.ensure_connection()
                 self.backend_pid = connection.connection.info.backend_pid
                 connection.connection.execute(f"LISTEN {data_version.NOTIFY_CHANNEL}")
+                if failures:
+                    logger.warning("Listening for data changes again after %d failed attempt(s).", failures)
+                failures = 0
                 self.listen(connection)
             except (DatabaseError, psycopg.Error) as error:  # Django's, or the raw connection's while it waits
-                logger.warning("Not listening for data changes (%s); reading the version per request.", error)
+                if not failures:  # once per outage, not once per attempt
+                    logger.warning("Not listening for data changes (%s); reading the version per request.", error)
+                failures += 1
             finally:
                 self.listening = False
                 self.forget()
                 connection.close()
-            self.stopping.wait(RETRY_SECONDS)
+            self.stopping.wait(RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1] if failures else 0)
 
     def listen(self, connection):
         self.read(connection)
