@@ -21,7 +21,7 @@ from django.db.models import Q
 from mechanisms.models import Mechanism
 from trials import data_version
 from trials.actions import read_records, trial_fields
-from trials.models import RegistryIdentifier, Trial, TrialMechanism
+from trials.models import RegistryIdentifier, SearchEntry, Trial, TrialMechanism
 from trials.vocabularies import PRECISE_DATES, CurationState, Registry
 
 TITLE_PREFIX = "[SYNTHETIC] "
@@ -149,6 +149,20 @@ class Generator:
         }
 
 
+def compact_search_entries():
+    """PostgreSQL, outside a transaction: rewrite the search entries' table without its dead rows.
+
+    Its triggers wrote each new trial's entry once per table that feeds it (the trial, its identifiers, mechanisms,
+    diabetes types, routes and countries), so a bulk load leaves five dead versions for each live one, and the live
+    ones scattered among them: at 100,000 trials the table took 544 MB instead of 85, and a search that matched
+    38,173 trials read 14,014 of its pages (a search with nothing cached: 152 ms p50, 116 once compacted). Any bulk
+    load would want the same (`VACUUM (FULL, ANALYZE) trial_search_entry`; it locks the table for a few seconds)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (FULL, ANALYZE) {SearchEntry._meta.db_table}")
+
+
 class Command(BaseCommand):
     help = (
         "Add N synthetic trials of realistic shape, marked '[SYNTHETIC] ' in their titles, to a database of "
@@ -177,6 +191,7 @@ class Command(BaseCommand):
             for first in range(start, start + count, batch_size):
                 last = min(first + batch_size, start + count)
                 self.insert_batch(generator, range(first, last), batch_size)
+        compact_search_entries()
         published = Trial.objects.filter(is_synthetic_q(), curation_state=CurationState.PUBLISHED).count()
         self.stdout.write(
             f"Added {count} synthetic trials to {database_name()}: now {Trial.objects.count()} trials "
