@@ -63,7 +63,7 @@ def test_alongside_curated_needs_a_scratch_database(monkeypatch):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_on_postgresql_the_search_entries_are_compacted_after_the_load(scratch_database, monkeypatch):
     """A bulk load writes each entry once per table that feeds it; the command leaves no dead version behind."""
     from django.db import connection
