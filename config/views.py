@@ -8,6 +8,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from trials import version_watch
 from trials.page_cache import not_cached
 
 PROBE_SECONDS = 1.5  # /healthz answers within this (and a little): a load balancer's probe waits 2 s or more
@@ -65,9 +66,12 @@ def database_error(timeout=PROBE_SECONDS):
 def healthz(request):
     """Liveness and the database's state, for a load balancer or a monitor: 200 when the database answers a
     query within 1.5 s, 503 when it does not (it is down, refuses connections, or hangs). Runs one query
-    (`SELECT 1`) over a connection of its own; no other work.
+    (`SELECT 1`) over a connection of its own; no other work. Says too how this process knows the data version
+    (trials/version_watch.py `state`): "not listening" for long is worth a look (a pooler in transaction mode?).
     """
     error = database_error()
     if error:
         return JsonResponse({"status": "unavailable", "database": "unavailable", "error": error}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok", "vendor": connection.vendor})
+    return JsonResponse(
+        {"status": "ok", "database": "ok", "vendor": connection.vendor, "data_version": version_watch.state()}
+    )

@@ -188,7 +188,12 @@ def test_other_errors_are_not_disguised_as_503(client):
 def test_healthz_reports_the_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "vendor": connection.vendor}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "vendor": connection.vendor,
+        "data_version": "read per request",  # the tests read it per request (tests/conftest.py)
+    }
     assert "no-cache" in response.headers["Cache-Control"]
     with mock.patch.object(CursorWrapper, "execute", failing_execute):
         response = client.get("/healthz")

@@ -138,3 +138,11 @@ def test_a_cached_page_needs_no_query_and_no_page_outlives_a_commit_elsewhere(cl
     wait_for(lambda: watcher.version is None or watcher.version == data_version.current(), seconds=2)
     response = client.get(url)
     assert response["X-Page-Cache"] == "miss" and "Renamed elsewhere" in response.content.decode()
+
+
+def test_healthz_says_whether_the_process_listens(client, watcher):
+    assert client.get("/healthz").json()["data_version"] == "listening"
+    watcher.read_at -= 2 * watcher.heartbeat + 1  # as if its connection had hung since
+    assert client.get("/healthz").json()["data_version"] == "not listening"
+    with override_settings(DATA_VERSION_LISTEN=False):
+        assert client.get("/healthz").json()["data_version"] == "read per request"

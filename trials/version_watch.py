@@ -170,3 +170,13 @@ def current(using="default"):
 def forget():
     """This process committed a change (trials/data_version.py)."""
     watcher.forget()
+
+
+def state(using="default"):
+    """How this process knows the data version, for /healthz: "listening" (in memory, told of changes),
+    "not listening" (the listener is on but has no connection now: each request reads it) or "read per request"
+    (SQLite, or DATA_VERSION_LISTEN off)."""
+    if not (using == "default" and enabled(using)):
+        return "read per request"
+    watcher.start()
+    return "listening" if watcher.confirmed() else "not listening"
