@@ -91,7 +91,12 @@ def served(tmp_path):
 def test_make_serve_runs_the_registry_in_production_mode(served):
     status, headers, body = get("/healthz")
     assert status == 200
-    assert json.loads(body) == {"status": "ok", "database": "ok", "vendor": "sqlite"}
+    assert json.loads(body) == {
+        "status": "ok",
+        "database": "ok",
+        "vendor": "sqlite",
+        "data_version": "read per request",
+    }
 
     # Plain HTTP is sent to HTTPS; over "HTTPS" (the proxy's header) the page is served with HSTS and the CSP.
     status, headers, _ = get("/")
