@@ -186,7 +186,7 @@ def text_matches(text: str, db: str) -> Q:
     if is_postgresql(db):
         # Identifiers through a trigram index (migration 0006), as an array of ids, so that PostgreSQL reads two
         # indexes of the search entries (trials/models/search.py) rather than testing the OR row by row (PkInArray).
-        identifiers = RegistryIdentifier.objects.filter(value__icontains=text).order_by().values("trial_id")
+        identifiers = identifier_trial_ids(text)
         if not query.groups:
             return Q(PkInArray(identifiers))
         return Q(PkInArray(identifiers, "search_entry__pk")) | Q(search_entry__document=postgresql_query(query))
@@ -202,13 +202,13 @@ def matching_ids(text: str, db: str) -> list[int]:
     alone, never from the trials' own rows (one query): what the facets count a search's list within, as the set
     of published trials does the rest (trials/facets.py)."""
     query = parse(text)
-    identifiers = RegistryIdentifier.objects.using(db).filter(value__icontains=text).order_by()
+    identifiers = identifier_trial_ids(text, db=db)
     if not query.groups:
         return list(identifiers.values_list("trial_id", flat=True))
     if is_postgresql(db):
-        condition = Q(PkInArray(identifiers.values("trial_id"))) | Q(document=postgresql_query(query))
+        condition = Q(PkInArray(identifiers)) | Q(document=postgresql_query(query))
         return list(SearchEntry.objects.using(db).filter(condition).values_list("pk", flat=True))
-    sql, params = identifiers.values("trial_id").query.sql_with_params()
+    sql, params = identifiers.query.sql_with_params()
     with connections[db].cursor() as cursor:
         cursor.execute(
             f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s UNION {sql}", (fts5_match(query), *params)
@@ -270,10 +270,16 @@ def text_rank(query: Query, title_only: bool = False) -> SearchRank:
 def identifier_matches(text: str, lookup: str = "icontains", db: str = "default") -> "Exists | PkInArray":
     """A condition on trials: one of their identifiers matches `text`. On PostgreSQL the identifiers are looked up
     once for the whole query (PkInArray), not once for each trial it reads."""
-    identifiers = RegistryIdentifier.objects.filter(**{f"value__{lookup}": text}).order_by()
+    identifiers = identifier_trial_ids(text, lookup, db)
     if is_postgresql(db):
-        return PkInArray(identifiers.values("trial_id"))
+        return PkInArray(identifiers)
     return Exists(identifiers.filter(trial=OuterRef("pk")))
+
+
+def identifier_trial_ids(text: str, lookup: str = "icontains", db: str = "default") -> "QuerySet[Any]":
+    """The trials (their ids, unordered) with an identifier that matches `text` (`lookup`: icontains or iexact),
+    through the trigram index of migration 0006: the subquery of every identifier condition above."""
+    return RegistryIdentifier.objects.using(db).filter(**{f"value__{lookup}": text}).order_by().values("trial_id")
 
 
 class PkInArray(Expression):
