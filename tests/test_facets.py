@@ -21,7 +21,8 @@ from tests.factories import (
     trial_with,
 )
 from trials import actions, data_version
-from trials.filters import filtered_trials
+from trials.facets import listed_ids
+from trials.filters import TrialFilter, filtered_trials
 from trials.models import Trial, TrialMechanism
 from trials.vocabularies import CurationState, OverallStatus, Phase, Registry
 
@@ -301,3 +302,57 @@ def test_a_default_ordered_list_s_pages_from_the_facet_index_are_the_database_s(
         assert shown and shown == list(trials.values_list("pk", flat=True)[(number - 1) * 10 : number * 10]), page
         page_ids = [q for q in queries if "LIMIT" in q["sql"] and '"trials_trial"."id" AS "pk"' in q["sql"]]
         assert page_ids == []  # (the index's own query, when it is built, reads every id in order: no LIMIT)
+
+
+def searched_pages(client, q, pages, page_size=10):
+    """[(the page's trial ids, those of the database's order, whether the best matches were read)] for `pages`."""
+    result = []
+    for page in pages:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("trials:list"), {"q": q, "page_size": page_size, "page": page})
+        number = response.context["page"].number
+        _, trials = filtered_trials(QueryDict(f"q={q}"))
+        expected = list(trials.values_list("pk", flat=True)[(number - 1) * page_size : number * page_size])
+        best = any("WITH TIES" in query["sql"] for query in queries)
+        result.append(([trial.pk for trial in response.context["trials"]], expected, best))
+    return result
+
+
+@pytest.mark.django_db
+def test_a_search_s_pages_from_its_best_matches_are_the_database_s(client):
+    """A search alone, in relevance order: on PostgreSQL a page's trials are the best matches ranked in the search
+    entries alone (trials/search.py: best_matches), then ordered among the trials (trials/facets.py: listed_ids).
+    Page after page they are those of ordering every match (trials/filters.py: order_trials): equal ranks broken by
+    the review date (missing dates last), drafts among the best, a trial whose identifier is the query first, and
+    one found by part of an identifier alone last."""
+    reviewed = [datetime.date(2026, 9, 1), None, datetime.date(2025, 1, 5)]
+    for n in range(24):  # three ranks, each shared by eight trials
+        trial_with(brief_title="Islet transplant " + "alpha " * (n % 3), last_reviewed_on=reviewed[n // 3 % 3])
+    for _ in range(3):
+        trial_with(brief_title="Islet transplant", curation_state=CurationState.DRAFT)
+    trial_with(brief_title="Pancreas study", summary="Islet transplant in the liver.", identifier="NCT05550001")
+    trial_with(brief_title="Another pancreas study", identifier="NCT05550002")
+    for q in ("islet transplant", "NCT05550001", "NCT0555"):
+        pages = searched_pages(client, q, [1, 2, 3, 4])
+        for shown, expected, best in pages:
+            assert shown == expected, q
+            assert best == (connection.vendor == "postgresql"), q
+        if q == "NCT05550001":
+            assert pages[0][0][0] == Trial.objects.get(identifiers__value=q).pk
+
+
+@pytest.mark.django_db
+def test_a_search_with_too_many_drafts_among_its_best_matches_is_ordered_in_full(client):
+    """When fewer of the best matches kept than the page needs are published, the page orders every match
+    instead, the same trials in the same order."""
+    for n in range(25):  # drafts that rank above every published trial: the words together, more often
+        trial_with(brief_title="Islet transplant " * (n % 15 + 2), curation_state=CurationState.DRAFT)
+    for n in range(30):  # published trials, each ranked lower than the last (the words further apart)
+        trial_with(brief_title="Islet " + "alpha " * n + "transplant")
+    pages = searched_pages(client, "islet transplant", [1, 2, 3])
+    for shown, expected, _ in pages:
+        assert shown == expected
+    filterset = TrialFilter(QueryDict("q=islet+transplant"), queryset=Trial.objects.published())
+    assert filterset.is_valid()
+    if connection.vendor == "postgresql":
+        assert listed_ids(filterset, 0, 10) is None  # 5 of the best 30 are published: too few for 10

@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from mechanisms.models import Mechanism
 from trials import data_version, facet_index
-from trials.filters import DEFAULT_SORT, TrialFilter, filtered_trials
+from trials.filters import DEFAULT_SORT, TrialFilter, filtered_trials, order_trials
 from trials.models import Trial, TrialMechanism
-from trials.search import matching_ids
+from trials.search import best_matches, matching_ids
 from trials.status import NOT_RECORDED, STATUS_CHOICES, shown_status
 from trials.vocabularies import Phase
 
@@ -114,13 +114,27 @@ def counted_facets(filterset: TrialFilter) -> tuple[list[Facet], int]:
 
 
 def listed_ids(filterset: TrialFilter, offset: int, number: int) -> list[int] | None:
-    """The ids of the list's trials from `offset` on, at most `number`, taken from the facet index (counted on write:
-    no query) when the list is in its default order and narrowed by facets alone; None otherwise, when the page reads
-    them from the database (a search, the start dates or another order)."""
+    """The ids of the list's trials from `offset` on, at most `number`, when they can be found without ordering the
+    whole list in SQL; None otherwise, when the page reads them from the list's queryset.
+
+    - In the default order, narrowed by facets alone: from the facet index (counted on write: no query).
+    - A search alone, in relevance order, on PostgreSQL: the best matches ranked in the search entries alone
+      (trials/search.py: best_matches), then those of them that are published, in the list's whole order (two
+      queries). None when too many drafts were among them, where the queryset's answer may differ."""
     cleaned = filterset.form.cleaned_data
-    if filterset.sort != DEFAULT_SORT:
-        return None
-    if any(cleaned.get(name) for name in filterset.filters if name not in facet_index.FACETS):
+    others = [name for name in filterset.filters if name not in facet_index.FACETS and cleaned.get(name)]
+    if filterset.sort == "relevance" and others == ["q"] and not any(cleaned.get(name) for name in facet_index.FACETS):
+        wanted = offset + number
+        kept = wanted + max(wanted // 2, 20)  # room for drafts among the best matches
+        best = best_matches(filterset.search_text, Trial.objects.db, kept)
+        if best is None:
+            return None
+        trials = order_trials(Trial.objects.published().filter(pk__in=best), "relevance", filterset.search_text)
+        published = list(trials.values_list("pk", flat=True)[:wanted])
+        if len(published) < wanted and len(best) >= kept:  # more matches than were kept, too few of them published
+            return None
+        return published[offset:]
+    if filterset.sort != DEFAULT_SORT or others:
         return None
     index = current_facet_index(filterset.today)
     return index.first(index.listed({name: cleaned.get(name) for name in facet_index.FACETS}), number, offset)

@@ -206,8 +206,12 @@ def matching_ids(text: str, db: str) -> list[int]:
     if not query.groups:
         return list(identifiers.values_list("trial_id", flat=True))
     if is_postgresql(db):
+        # One value, an array, rather than a row per match: a third of a large registry can match.
         condition = Q(PkInArray(identifiers)) | Q(document=postgresql_query(query))
-        return list(SearchEntry.objects.using(db).filter(condition).values_list("pk", flat=True))
+        sql, params = SearchEntry.objects.using(db).filter(condition).values("pk").query.sql_with_params()
+        with connections[db].cursor() as cursor:
+            cursor.execute(f"SELECT ARRAY({sql})", params)
+            return cursor.fetchone()[0]
     sql, params = identifiers.query.sql_with_params()
     with connections[db].cursor() as cursor:
         cursor.execute(
@@ -221,21 +225,9 @@ def relevance(text: str, db: str) -> list[OrderBy]:
     product matches, then the rest of the text's; trials found by part of an identifier only come after the indexed
     matches. One subquery on SQLite, whose MATCH runs once whatever the number of trials."""
     query = parse(text)
-    exact = identifier_matches(text, "iexact", db)
     if is_postgresql(db) and query.groups:
-        # The ranks read the heading alone, where a trial whose body matches ranks 0, as one found by an identifier
-        # alone: the document is read for the few trials an identifier found, to put those whose text does not
-        # match after every text match. One key for these places, read from both tables, so that PostgreSQL sorts
-        # the matches once joined: with a key of the trial's alone first, it sorted every published trial by it
-        # and then read their entries one by one (0.9 s at 100,000 trials, instead of 0.07).
-        found_by_identifier = identifier_matches(text, db=db)
-        place = Case(
-            When(exact, then=Value(2)),
-            When(Q(found_by_identifier) & ~Q(search_entry__document=postgresql_query(query)), then=Value(0)),
-            default=Value(1),
-        )
-        ranks = [Coalesce(text_rank(query, title_only), Value(0.0)).desc() for title_only in (True, False)]
-        return [place.desc(), *ranks]
+        return postgresql_ranking(text, query, db, entry="search_entry__")
+    exact = identifier_matches(text, "iexact", db)
     first = Case(When(exact, then=Value(1)), default=Value(0)).desc()
     if not query.groups:
         return [first]
@@ -257,14 +249,53 @@ def relevance(text: str, db: str) -> list[OrderBy]:
     ]
 
 
-def text_rank(query: Query, title_only: bool = False) -> SearchRank:
+def postgresql_ranking(text: str, query: Query, db: str, entry: str = "") -> list[OrderBy]:
+    """PostgreSQL: `relevance` before the list's tie-breakers, for trials (`entry`, the path to their search entry:
+    "search_entry__") or for the search entries themselves (""): a trial with an identifier equal to `text`, then
+    text matches by their ranks, then trials found by part of an identifier alone.
+
+    The ranks read the heading alone, where a trial whose body matches ranks 0, as one found by an identifier alone:
+    the document is read for the few trials an identifier found, to put those whose text does not match after every
+    text match. One key for these places, read from both tables, so that PostgreSQL sorts the matches once joined:
+    with a key of the trial's alone first, it sorted every published trial by it and then read their entries one by
+    one (0.9 s at 100,000 trials, instead of 0.07)."""
+    exact = identifier_matches(text, "iexact", db)  # the key of either table is the trial's id
+    found_by_identifier = identifier_matches(text, db=db)
+    matches = Q(**{f"{entry}document": postgresql_query(query)})
+    place = Case(
+        When(exact, then=Value(2)),
+        When(Q(found_by_identifier) & ~matches, then=Value(0)),
+        default=Value(1),
+    )
+    ranks = [Coalesce(text_rank(query, title_only, entry), Value(0.0)).desc() for title_only in (True, False)]
+    return [place.desc(), *ranks]
+
+
+def best_matches(text: str, db: str, number: int) -> list[int] | None:
+    """PostgreSQL: the ids of the `number` search entries, published or not, that rank best for `text` by
+    `postgresql_ranking`, with every entry that ranks equal to the last of them (FETCH ... WITH TIES), so that
+    the best published trials by the list's whole order are among them as long as enough of them are published.
+    Read from the search entries alone (one query): every match is ranked there, and no trial's row is read.
+    None on SQLite and for a query of no words (an identifier's part alone), where the list orders them itself."""
+    query = parse(text)
+    if not (is_postgresql(db) and query.groups):
+        return None
+    condition = Q(PkInArray(identifier_trial_ids(text, db=db))) | Q(document=postgresql_query(query))
+    entries = SearchEntry.objects.using(db).filter(condition).order_by(*postgresql_ranking(text, query, db))
+    sql, params = entries.values("pk").query.sql_with_params()
+    with connections[db].cursor() as cursor:
+        cursor.execute(f"SELECT ARRAY({sql} FETCH FIRST {int(number)} ROWS WITH TIES)", params)
+        return cursor.fetchone()[0]
+
+
+def text_rank(query: Query, title_only: bool = False, entry: str = "search_entry__") -> SearchRank:
     """PostgreSQL: how well a matching trial's title and tags match `query` (higher is better; title and product
     count most), or, with `title_only`, how well its title and product do (0.0 when they do not). Read from the
     entry's heading (a few hundred bytes in the row), not from the whole document, which would be read out of line
     for every match: a body's words find a trial, and its title and tags rank it."""
     # weights of D, C, B, A: the title (A) far above the tags (B)
     classes = [0.0, 0.0, 0.0, 1.0] if title_only else [0.0, 0.0, 0.2, 1.0]
-    return SearchRank(F("search_entry__heading"), postgresql_query(query), weights=classes)
+    return SearchRank(F(f"{entry}heading"), postgresql_query(query), weights=classes)
 
 
 def identifier_matches(text: str, lookup: str = "icontains", db: str = "default") -> "Exists | PkInArray":
