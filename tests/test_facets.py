@@ -21,7 +21,7 @@ from tests.factories import (
     trial_with,
 )
 from trials import actions, data_version
-from trials.facets import listed_ids
+from trials.facets import DEEPEST_FROM_BEST_MATCHES, listed_ids
 from trials.filters import TrialFilter, filtered_trials
 from trials.models import Trial, TrialMechanism
 from trials.vocabularies import CurationState, OverallStatus, Phase, Registry
@@ -339,6 +339,8 @@ def test_a_search_s_pages_from_its_best_matches_are_the_database_s(client):
             assert best == (connection.vendor == "postgresql"), q
         if q == "NCT05550001":
             assert pages[0][0][0] == Trial.objects.get(identifiers__value=q).pk
+    deep = TrialFilter(QueryDict("q=islet"), queryset=Trial.objects.published())
+    assert deep.is_valid() and listed_ids(deep, DEEPEST_FROM_BEST_MATCHES, 10) is None  # ordered in SQL down there
 
 
 @pytest.mark.django_db

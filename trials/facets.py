@@ -25,6 +25,9 @@ Facet = dict[str, Any]  # {"name", "label", "options", "open"}
 T = TypeVar("T")
 
 OPEN_FACETS = {"mechanism", "status", "phase"}  # shown unfolded on the list page
+# How far into a search's list its pages come from its best matches (listed_ids); deeper pages, which few readers
+# reach, order every match in SQL, rather than send the database thousands of ids.
+DEEPEST_FROM_BEST_MATCHES = 1000
 
 
 # --- Counts ---------------------------------------------------------------------------------
@@ -120,11 +123,14 @@ def listed_ids(filterset: TrialFilter, offset: int, number: int) -> list[int] | 
     - In the default order, narrowed by facets alone: from the facet index (counted on write: no query).
     - A search alone, in relevance order, on PostgreSQL: the best matches ranked in the search entries alone
       (trials/search.py: best_matches), then those of them that are published, in the list's whole order (two
-      queries). None when too many drafts were among them, where the queryset's answer may differ."""
+      queries), as far as the first DEEPEST_FROM_BEST_MATCHES trials. None when too many drafts were among them,
+      where the queryset's answer may differ, and deeper in the list."""
     cleaned = filterset.form.cleaned_data
     others = [name for name in filterset.filters if name not in facet_index.FACETS and cleaned.get(name)]
+    wanted = offset + number
     if filterset.sort == "relevance" and others == ["q"] and not any(cleaned.get(name) for name in facet_index.FACETS):
-        wanted = offset + number
+        if wanted > DEEPEST_FROM_BEST_MATCHES:
+            return None
         kept = wanted + max(wanted // 2, 20)  # room for drafts among the best matches
         best = best_matches(filterset.search_text, Trial.objects.db, kept)
         if best is None:
