@@ -206,12 +206,7 @@ def matching_ids(text: str, db: str) -> list[int]:
     if not query.groups:
         return list(identifiers.values_list("trial_id", flat=True))
     if is_postgresql(db):
-        # One value, an array, rather than a row per match: a third of a large registry can match.
-        condition = Q(PkInArray(identifiers)) | Q(document=postgresql_query(query))
-        sql, params = SearchEntry.objects.using(db).filter(condition).values("pk").query.sql_with_params()
-        with connections[db].cursor() as cursor:
-            cursor.execute(f"SELECT ARRAY({sql})", params)
-            return cursor.fetchone()[0]
+        return entry_ids(matching_entries(text, query, db), db)
     sql, params = identifiers.query.sql_with_params()
     with connections[db].cursor() as cursor:
         cursor.execute(
@@ -280,11 +275,23 @@ def best_matches(text: str, db: str, number: int) -> list[int] | None:
     query = parse(text)
     if not (is_postgresql(db) and query.groups):
         return None
+    ranked = matching_entries(text, query, db).order_by(*postgresql_ranking(text, query, db))
+    return entry_ids(ranked, db, f" FETCH FIRST {int(number)} ROWS WITH TIES")
+
+
+def matching_entries(text: str, query: Query, db: str) -> "QuerySet[SearchEntry]":
+    """PostgreSQL: the search entries of the trials `text` finds (`query`, its words): by their document, or by one
+    of their identifiers."""
     condition = Q(PkInArray(identifier_trial_ids(text, db=db))) | Q(document=postgresql_query(query))
-    entries = SearchEntry.objects.using(db).filter(condition).order_by(*postgresql_ranking(text, query, db))
+    return SearchEntry.objects.using(db).filter(condition)
+
+
+def entry_ids(entries: "QuerySet[SearchEntry]", db: str, tail: str = "") -> list[int]:
+    """PostgreSQL: the ids of `entries` (their SQL followed by `tail`), as one value, an array, rather than a row
+    for each: a third of a large registry can match a search."""
     sql, params = entries.values("pk").query.sql_with_params()
     with connections[db].cursor() as cursor:
-        cursor.execute(f"SELECT ARRAY({sql} FETCH FIRST {int(number)} ROWS WITH TIES)", params)
+        cursor.execute(f"SELECT ARRAY({sql}{tail})", params)
         return cursor.fetchone()[0]
 
 
