@@ -121,29 +121,35 @@ def listed_ids(filterset: TrialFilter, offset: int, number: int) -> list[int] | 
     whole list in SQL; None otherwise, when the page reads them from the list's queryset.
 
     - In the default order, narrowed by facets alone: from the facet index (counted on write: no query).
-    - A search alone, in relevance order, on PostgreSQL: the best matches ranked in the search entries alone
-      (trials/search.py: best_matches), then those of them that are published, in the list's whole order (two
-      queries), as far as the first DEEPEST_FROM_BEST_MATCHES trials. None when too many drafts were among them,
-      where the queryset's answer may differ, and deeper in the list."""
+    - A search alone, in relevance order, on PostgreSQL: from its best matches (`searched_ids`)."""
     cleaned = filterset.form.cleaned_data
     others = [name for name in filterset.filters if name not in facet_index.FACETS and cleaned.get(name)]
-    wanted = offset + number
     if filterset.sort == "relevance" and others == ["q"] and not any(cleaned.get(name) for name in facet_index.FACETS):
-        if wanted > DEEPEST_FROM_BEST_MATCHES:
-            return None
-        kept = wanted + max(wanted // 2, 20)  # room for drafts among the best matches
-        best = best_matches(filterset.search_text, Trial.objects.db, kept)
-        if best is None:
-            return None
-        trials = order_trials(Trial.objects.published().filter(pk__in=best), "relevance", filterset.search_text)
-        published = list(trials.values_list("pk", flat=True)[:wanted])
-        if len(published) < wanted and len(best) >= kept:  # more matches than were kept, too few of them published
-            return None
-        return published[offset:]
+        return searched_ids(filterset.search_text, offset, number)
     if filterset.sort != DEFAULT_SORT or others:
         return None
     index = current_facet_index(filterset.today)
     return index.first(index.listed({name: cleaned.get(name) for name in facet_index.FACETS}), number, offset)
+
+
+def searched_ids(text: str, offset: int, number: int) -> list[int] | None:
+    """The ids of the published trials matching the search `text` in relevance order, from `offset` on, at most
+    `number`: its best matches ranked in the search entries alone (trials/search.py: best_matches), then those of them
+    that are published, in the list's whole order (two queries), as far as the first DEEPEST_FROM_BEST_MATCHES
+    trials. None on SQLite, deeper in the list, and when too many drafts were among the best matches, where the
+    queryset's answer may differ."""
+    wanted = offset + number
+    if wanted > DEEPEST_FROM_BEST_MATCHES:
+        return None
+    kept = wanted + max(wanted // 2, 20)  # room for drafts among the best matches
+    best = best_matches(text, Trial.objects.db, kept)
+    if best is None:
+        return None
+    trials = order_trials(Trial.objects.published().filter(pk__in=best), "relevance", text)
+    published = list(trials.values_list("pk", flat=True)[:wanted])
+    if len(published) < wanted and len(best) >= kept:  # more matches than were kept, too few of them published
+        return None
+    return published[offset:]
 
 
 def facet_counts(filterset: TrialFilter) -> list[Facet]:
