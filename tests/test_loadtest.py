@@ -1,7 +1,7 @@
 """bench/loadtest.py, the driver of `make loadtest`: a short run end to end, and its section of bench/RESULTS.md.
 
 The short run is the real thing at a small scale (a fresh SQLite database with the curated trials and 300
-synthetic ones, gunicorn on 127.0.0.1:8018, wrk for a few seconds): it fails on any error, 5xx or traceback.
+synthetic ones, gunicorn on a free port of 127.0.0.1, wrk for a few seconds): it fails on any error, 5xx or traceback.
 """
 
 import contextlib
@@ -20,6 +20,7 @@ import pytest
 from django.db import connection
 
 from tests.conftest import IN_CI
+from tests.pgserver import free_port
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SCRIPT = BASE_DIR / "bench" / "loadtest.py"
@@ -43,7 +44,7 @@ def test_a_short_load_test_passes(tmp_path):
     }
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--synthetic", "300", "--duration", "3", "--kind-duration", "1"]
-        + ["--connections", "8", "--workers", "2", "--threads", "2", "--port", "8018", "--no-results"],
+        + ["--connections", "8", "--workers", "2", "--threads", "2", "--port", str(free_port()), "--no-results"],
         cwd=BASE_DIR,
         env=environment,
         stdin=subprocess.DEVNULL,
