@@ -151,6 +151,23 @@ def test_the_charts_are_counted_once_per_data_version(client, field, django_asse
     assert '<a href="/trials/?country=BR">Brazil</a>' in client.get("/").content.decode()
 
 
+@pytest.mark.parametrize("url", ["/", "/mechanisms/immune-regulation/"])
+def test_the_charts_are_drawn_when_the_registry_changes_not_by_its_first_reader(
+    client, url, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):  # as if committed: refresh_counts runs
+        trial_with(mechanisms=["immune-regulation"], countries=["CN"])
+    assert ">Brazil</a>" not in client.get(url).content.decode()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        trial_with(mechanisms=["immune-regulation"], countries=["BR"])
+    assert len(callbacks) == 1
+    response = client.get(url)
+    assert response["X-Page-Cache"] == "miss"
+    drawn = [template.name for template in response.templates]
+    assert "base.html" in drawn and "includes/charts.html" not in drawn  # the page is drawn, its charts are not
+    assert re.search(r'country=BR">Brazil</a></th><td>1</td>', response.content.decode())  # drawn with the change
+
+
 # --- Shapes ----------------------------------------------------------------------------------------------
 
 

@@ -67,13 +67,3 @@ def chart_counts(mechanism: Mechanism | None = None) -> dict[str, Any]:
         "cell_source": by_option(index, within, "cell_source", [*CellSource.choices, NOT_RECORDED]),
         "country": by_option(index, within, "country", countries),
     }
-
-
-def home_chart_counts() -> dict[str, Any]:
-    """The home page's charts' counts: every published trial."""
-    return chart_counts()
-
-
-def mechanism_chart_counts(mechanism: Mechanism) -> dict[str, Any]:
-    """A mechanism's page's charts' counts: its published trials."""
-    return chart_counts(mechanism)

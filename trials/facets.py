@@ -227,15 +227,18 @@ def mechanism_counts(mechanism: Mechanism) -> tuple[list[Row], list[Row]]:
 def refresh_counts() -> None:
     """Count, under the data version now, what the first readers would otherwise wait for: the facet index (which
     answers every filtered list's counts and the charts'), the home page's, the unfiltered list's, each mechanism's
-    and the pathway's counts (about 45 queries). Run after each
-    commit that changed the registry (trials/data_version.py); a value already counted for this version is not
-    counted again."""
-    from trials.pathway import published_pathway  # it reads this module
+    and the pathway's counts (about 45 queries), and draw the home page's and each mechanism's charts (no query).
+    Run after each commit that changed the registry (trials/data_version.py); a value already counted for this
+    version is not counted again."""
+    from trials.charts.figures import drawn_charts  # they read this module
+    from trials.pathway import published_pathway
 
     current_facet_index()  # the list's facets and the charts are counted from it
     cached_counts("home", "", home_counts)
     list_counts(*filtered_trials(QueryDict()))
     published_pathway()
+    drawn_charts()
     for mechanism in Mechanism.objects.only("pk", "slug", "position"):
         cached_counts("mechanism", mechanism.slug, partial(mechanism_counts, mechanism))
         published_pathway(mechanism)
+        drawn_charts(mechanism)

@@ -7,8 +7,7 @@ from django.views.decorators.http import require_GET
 
 from mechanisms.models import Mechanism, PathwayStep
 from trials.card_flags import card_flags
-from trials.chart_counts import home_chart_counts, mechanism_chart_counts
-from trials.charts.figures import charts
+from trials.charts.figures import drawn_charts
 from trials.evidence import mechanism_outcomes
 from trials.facets import (
     cached_counts,
@@ -64,7 +63,7 @@ def home(request):
             **counts,
             "open_trials": shown,
             "open_statuses": [OverallStatus(code) for code in OPEN_STATUSES],
-            "charts": charts(home_chart_counts()),  # from the facet index, counted when the registry changed
+            "charts": drawn_charts(),  # drawn when the registry changed, from the facet index
         },
     )
 
@@ -273,7 +272,7 @@ def mechanism_detail(request, slug):
             "by_status": by_status,
             "pathway_steps": steps_with_counts(PathwayStep.objects.all(), mechanism),
             "outcomes": mechanism_outcomes(mechanism),  # its part of /evidence/: two queries
-            "charts": charts(mechanism_chart_counts(mechanism), mechanism),  # from the facet index, as the home page
+            "charts": drawn_charts(mechanism),  # drawn when the registry changed, as the home page's
         },
     )
 
