@@ -20,7 +20,7 @@ from tests.factories import (
     publishable_trial,
     trial_with,
 )
-from trials import actions, data_version
+from trials import actions, data_version, facet_index
 from trials.facets import DEEPEST_FROM_BEST_MATCHES, listed_ids
 from trials.filters import TrialFilter, filtered_trials
 from trials.models import Trial, TrialMechanism
@@ -358,3 +358,14 @@ def test_a_search_with_too_many_drafts_among_its_best_matches_is_ordered_in_full
     assert filterset.is_valid()
     if connection.vendor == "postgresql":
         assert listed_ids(filterset, 0, 10) is None  # 5 of the best 30 are published: too few for 10
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [[], [0], [1], [7, 8, 9], [100_003, 5, 64, 63, 5], list(range(1, 3000, 7)), iter([2, 4, 1 << 17])],
+)
+def test_a_set_of_keys_holds_each_key_as_one_bit_and_nothing_else(ids):
+    ids = list(ids)
+    found = facet_index.as_set(iter(ids) if ids else [])  # any iterable, in any order, repeats allowed
+    assert found == sum(1 << pk for pk in set(ids))
+    assert found.bit_count() == len(set(ids))
