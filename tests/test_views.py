@@ -428,7 +428,7 @@ def count_queries(client, url, params=None):
 LIST_QUERIES = {
     # params: the most queries allowed when nothing is cached, then when the counts are. Nothing cached: the data
     # version, the page's ids (none in the default order narrowed by facets alone: trials/facets.py listed_ids), its
-    # rows and 4 prefetches (trials/views.py rows_in_order), the facet index's 10 (trials/facet_index.py, counted on
+    # rows and their cards' 4 relations (trials/cards.py card_rows), the facet index's 10 (trials/facet_index.py, counted on
     # write), validating a mechanism and a country, and the trials the search keeps; with the counts cached, the
     # index's and the search's are not run.
     "": (16, 6),
@@ -482,3 +482,54 @@ def test_pages_run_a_fixed_number_of_queries(client, django_assert_max_num_queri
         client.get(address)
     with django_assert_max_num_queries(CACHED_PAGE_QUERIES.get(name, PAGE_QUERIES[name])):
         client.get(address)
+
+
+# --- The cards of the lists (trials/cards.py) --------------------------------------------------------
+
+
+def card_facts(html, title):
+    """{term: what it says} of the card of the trial titled `title` on a page."""
+    card = next(card for card in re.findall(r'<article class="trial-card">.*?</article>', html, re.S) if title in card)
+    facts = dict(re.findall(r"<dt>([^<]+)</dt><dd>(.*?)</dd>", card, re.S))
+    facts["rationales"] = re.findall(r'<p class="rationale">(.*?)</p>', card, re.S)
+    return facts
+
+
+def test_a_card_shows_each_relation_in_the_trial_page_s_order_or_says_it_is_not_recorded(client):
+    status = {"overall_status": OverallStatus.RECRUITING, "status_confirmed_on": datetime.date(2026, 6, 1)}
+    trial_with(
+        brief_title="Many parts",
+        mechanisms=["angiogenesis", "beta-cell-regeneration"],
+        diabetes_types=["LADA", "T1D"],
+        routes=["INTRAPANCREATIC", "INTRAVENOUS"],
+        countries=["US", "CH", "DE"],
+        **status,
+    )
+    trial_with(brief_title="No parts", **status)
+    trial_with(brief_title="Another's parts", mechanisms=["immune-regulation"], countries=["FR"], **status)
+    expected = {
+        "Mechanisms": "Beta-cell regeneration and replacement; Angiogenesis (new blood vessels)",
+        "Diabetes": "Type 1 diabetes; LADA (latent autoimmune diabetes in adults)",
+        "Route": "Intravenous infusion; Direct injection into the pancreas",
+        "Countries": "Germany, Switzerland, United States",  # by name, not by code
+    }
+    for url in (reverse("trials:list"), reverse("trials:list") + "?sort=title", reverse("home")):
+        html = client.get(url).content.decode()
+        many, none = card_facts(html, "Many parts"), card_facts(html, "No parts")
+        assert {term: many[term] for term in expected} == expected, url
+        assert {term: none[term] for term in expected} == dict.fromkeys(expected, "Not recorded"), url
+    # A mechanism's page names no mechanism on its cards, and says why each trial tests that one.
+    html = client.get(reverse("mechanisms:detail", args=["angiogenesis"])).content.decode()
+    many = card_facts(html, "Many parts")
+    assert "Mechanisms" not in many and many["Countries"] == expected["Countries"]
+    assert len(many["rationales"]) == 1 and "(primary mechanism)" in many["rationales"][0]
+    assert "Another's parts" not in html
+
+
+def test_a_card_escapes_what_its_relations_say(client):
+    trial = trial_with(
+        brief_title="Escaped", mechanisms=["immune-regulation"], overall_status=OverallStatus.RECRUITING
+    )
+    Mechanism.objects.filter(slug="immune-regulation").update(name="Immune <b>regulation</b> & more")
+    html = client.get(reverse("trials:list")).content.decode()
+    assert card_facts(html, trial.brief_title)["Mechanisms"] == "Immune &lt;b&gt;regulation&lt;/b&gt; &amp; more"

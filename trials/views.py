@@ -1,5 +1,4 @@
 from django.core.paginator import Paginator
-from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -7,6 +6,7 @@ from django.views.decorators.http import require_GET
 
 from mechanisms.models import Mechanism, PathwayStep
 from trials.card_flags import card_flags
+from trials.cards import card_rows
 from trials.charts.figures import drawn_charts
 from trials.evidence import mechanism_outcomes
 from trials.facets import (
@@ -26,7 +26,7 @@ from trials.filters import (
     SORT_CHOICES,
     filtered_trials,
 )
-from trials.models import Trial, TrialMechanism
+from trials.models import Trial
 from trials.page_cache import cache_parameters, not_cached
 from trials.pathway import steps_with_counts
 from trials.status import OPEN_STATUSES, STATUS_EXPLANATIONS
@@ -38,23 +38,13 @@ OPEN_TRIALS_SHOWN = 6  # on the home page; the rest are one link away
 PAGE_SIZES = [10, 25, 50, 100]
 
 
-def list_prefetches(queryset):
-    """What a row of a trial list shows: its mechanisms, diabetes types, routes and countries (4 queries)."""
-    return queryset.prefetch_related(
-        Prefetch("mechanism_links", queryset=TrialMechanism.objects.select_related("mechanism")),
-        "diabetes_types",
-        "routes",
-        "countries",
-    )
-
-
 @require_GET
 def home(request):
     # "Recruiting now": trials open to participants whose status is current (their status as shown is open), most
     # recently confirmed first: the first of them in the list's default order, from the facet index (counted on
     # write), so no query for their ids.
     index = current_facet_index()
-    shown = rows_of(index.first(index.facets["status"].matching(OPEN_STATUSES), OPEN_TRIALS_SHOWN), list_prefetches)
+    shown = card_rows(index.first(index.facets["status"].matching(OPEN_STATUSES), OPEN_TRIALS_SHOWN))
     counts = cached_counts("home", "", home_counts)  # cached until the registry changes, like the list's
     return render(
         request,
@@ -91,19 +81,11 @@ def not_understood(filterset):
     return rows
 
 
-def rows_in_order(trials, prefetched):
-    """The trials of the ordered queryset `trials` (sliced to a page), as full rows with what `prefetched` (a
-    function of a queryset) adds, in that order. Two steps, as a large registry needs: the page's ids from a narrow
-    query (the sort reads a covering index, never the trials' wide rows), then those trials by primary key. Queries:
-    2, plus the prefetches."""
-    return rows_of(list(trials.values_list("pk", flat=True)), prefetched)
-
-
-def rows_of(ids, prefetched):
-    """The published trials whose primary keys are `ids`, in that order, as full rows with what `prefetched` adds
-    (a trial unpublished since its id was read is left out)."""
-    found = prefetched(Trial.objects.published().with_primary_identifier()).in_bulk(ids)
-    return [found[pk] for pk in ids if pk in found]
+def rows_in_order(trials):
+    """The trials of the ordered queryset `trials` (sliced to a page), as trials/cards.py reads them for their cards,
+    in that order. Two steps, as a large registry needs: the page's ids from a narrow query (the sort reads a
+    covering index, never the trials' wide rows), then those trials by primary key. Queries: 6 (card_rows's 5)."""
+    return card_rows(list(trials.values_list("pk", flat=True)))
 
 
 class CountedPaginator(Paginator):
@@ -139,9 +121,9 @@ def trial_list(request):
     # In the default order, narrowed by facets alone, the page's ids come from the facet index (no query).
     ids = listed_ids(filterset, (number - 1) * filterset.page_size, filterset.page_size)
     if ids is None:
-        page.object_list = rows_in_order(page.object_list, list_prefetches)
+        page.object_list = rows_in_order(page.object_list)
     else:
-        page.object_list = rows_of(ids, list_prefetches)
+        page.object_list = card_rows(ids)
     for trial in page.object_list:  # evaluated once here, then shown: the flags read the trial's own fields
         trial.reader_flags = card_flags(trial, filterset.today)
     context.update(
@@ -249,15 +231,9 @@ def mechanism_list(request):
 @require_GET
 def mechanism_detail(request, slug):
     mechanism = get_object_or_404(Mechanism, slug=slug)
-    links = TrialMechanism.objects.filter(mechanism=mechanism)
     # Its first trials in the list's default order, from the facet index (counted on write): no query for their ids.
     index = current_facet_index()
-    shown = rows_of(
-        index.first(index.facets["mechanism"].sets.get(mechanism.slug, 0), TRIALS_SHOWN),
-        lambda trials: trials.prefetch_related(
-            Prefetch("mechanism_links", queryset=links, to_attr="links_here"), "diabetes_types", "routes", "countries"
-        ),
-    )
+    shown = card_rows(index.first(index.facets["mechanism"].sets.get(mechanism.slug, 0), TRIALS_SHOWN), mechanism)
 
     # Counted when the registry last changed (trials/facets.py: refresh_counts), as the list's.
     by_phase, by_status = cached_counts("mechanism", slug, lambda: mechanism_counts(mechanism))
