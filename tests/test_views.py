@@ -428,9 +428,9 @@ def count_queries(client, url, params=None):
 LIST_QUERIES = {
     # params: the most queries allowed when nothing is cached, then when the counts are. Nothing cached: the data
     # version, the page's ids (none in the default order narrowed by facets alone: trials/facets.py listed_ids), its
-    # rows and their cards' 4 relations (trials/cards.py card_rows), the facet index's 10 (trials/facet_index.py, counted on
-    # write), validating a mechanism and a country, and the trials the search keeps; with the counts cached, the
-    # index's and the search's are not run.
+    # rows and their cards' 4 relations (trials/cards.py card_rows), the facet index's 10 (trials/facet_index.py,
+    # counted on write), validating a mechanism and a country, and the trials the search keeps; with the counts
+    # cached, the index's and the search's are not run.
     "": (16, 6),
     "mechanism=immune-regulation&country=SE&phase=PHASE1&status=COMPLETED&q=stromal": (20, 9),
 }
@@ -527,9 +527,7 @@ def test_a_card_shows_each_relation_in_the_trial_page_s_order_or_says_it_is_not_
 
 
 def test_a_card_escapes_what_its_relations_say(client):
-    trial = trial_with(
-        brief_title="Escaped", mechanisms=["immune-regulation"], overall_status=OverallStatus.RECRUITING
-    )
+    trial = trial_with(brief_title="Escaped", mechanisms=["immune-regulation"], overall_status=OverallStatus.RECRUITING)
     Mechanism.objects.filter(slug="immune-regulation").update(name="Immune <b>regulation</b> & more")
     html = client.get(reverse("trials:list")).content.decode()
     assert card_facts(html, trial.brief_title)["Mechanisms"] == "Immune &lt;b&gt;regulation&lt;/b&gt; &amp; more"
