@@ -2,13 +2,15 @@
 step with every table that feeds it, on both databases."""
 
 import pytest
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.http import QueryDict
+from django.test.utils import CaptureQueriesContext
 
 from tests.factories import PublicationFactory, RegistryIdentifierFactory, TrialFactory, TrialMechanismFactory
 from trials.filters import filtered_trials
 from trials.models import Country, Site, Trial
-from trials.search import fts5_match, parse
+from trials.search import fts5_match, index_scans, matching_entries, parse
 
 
 def found(q):
@@ -135,3 +137,39 @@ def test_postgresql_rewrites_an_entry_only_when_its_text_changes_and_removes_it_
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM trial_search_entry WHERE trial_id = %s", [pk])
         assert cursor.fetchone()[0] == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres  # PostgreSQL's search entries
+def test_postgresql_finds_a_broad_search_s_matches_through_the_index_never_by_reading_every_document(client):
+    """A search that matches (nearly) every trial: left to itself, PostgreSQL scans the whole entries' table and tests
+    every document, kept out of line; within `index_scans`, the GIN index finds them (trials/search.py). The list's
+    statements that read the matches run within it, and a caller's transaction goes on with its own settings."""
+    for number in range(30):
+        TrialFactory(brief_title=f"Stem cells {number}", summary="Stem cells for diabetes.", phase="PHASE1")
+    query = parse("stem cells")
+    sql, params = matching_entries("stem cells", query, "default").values("pk").query.sql_with_params()
+
+    def plan():
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN " + sql, params)
+            return "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "Seq Scan on trial_search_entry" in plan()  # a small table: the premise of this test
+    with transaction.atomic():
+        with index_scans("default"):
+            indexed = plan()
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW enable_seqscan")
+            assert cursor.fetchone()[0] == "on"
+    assert "Seq Scan on trial_search_entry" not in indexed and "Bitmap Index Scan on" in indexed, indexed
+
+    for url in ("/trials/?q=stem+cells", "/trials/?q=stem+cells&phase=PHASE1", "/trials/?q=stem+cells&sort=title"):
+        cache.clear()
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        statements = [query["sql"] for query in queries.captured_queries]
+        within = [statements[i + 1] for i, sql in enumerate(statements) if sql == "SET LOCAL enable_seqscan = off"]
+        # The matches for the facets, and the page's ids: its best matches, or the whole filtered list's order.
+        assert len(within) == 2, (url, statements)
+        assert all('"trial_search_entry"."document" @@' in sql for sql in within), (url, within)

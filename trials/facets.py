@@ -3,6 +3,7 @@ the registry's data version.
 """
 
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from datetime import date
 from functools import partial
 from hashlib import sha256
@@ -16,7 +17,7 @@ from mechanisms.models import Mechanism
 from trials import data_version, facet_index
 from trials.filters import DEFAULT_SORT, TrialFilter, filtered_trials, order_trials
 from trials.models import Trial, TrialMechanism
-from trials.search import best_matches, matching_ids
+from trials.search import best_matches, index_scans, matching_ids
 from trials.status import NOT_RECORDED, STATUS_CHOICES, shown_status
 from trials.vocabularies import Phase
 
@@ -97,7 +98,8 @@ def counted_facets(filterset: TrialFilter) -> tuple[list[Facet], int]:
         base = facet_index.as_set(matching_ids(cleaned["q"], Trial.objects.db))
     elif others:
         rest = filterset.filter_queryset(Trial.objects.published(), exclude=facet_index.FACETS)
-        base = facet_index.as_set(rest.order_by().values_list("pk", flat=True))
+        with index_scans(rest.db) if cleaned.get("q") else nullcontext():
+            base = facet_index.as_set(rest.order_by().values_list("pk", flat=True))
     chosen = selected_codes(filterset)
     counts, total = index.counts({name: cleaned[name] for name in facet_index.FACETS if cleaned.get(name)}, base)
     facets = [

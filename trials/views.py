@@ -1,3 +1,5 @@
+from contextlib import nullcontext
+
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -29,6 +31,7 @@ from trials.filters import (
 from trials.models import Trial
 from trials.page_cache import cache_parameters, not_cached
 from trials.pathway import steps_with_counts
+from trials.search import index_scans
 from trials.status import OPEN_STATUSES, STATUS_EXPLANATIONS
 from trials.suggestions import suggest
 from trials.trial_page import former_address, published_trials, trial_page
@@ -81,11 +84,15 @@ def not_understood(filterset):
     return rows
 
 
-def rows_in_order(trials):
+def rows_in_order(trials, searching=False):
     """The trials of the ordered queryset `trials` (sliced to a page), as trials/cards.py reads them for their cards,
     in that order. Two steps, as a large registry needs: the page's ids from a narrow query (the sort reads a
-    covering index, never the trials' wide rows), then those trials by primary key. Queries: 6 (card_rows's 5)."""
-    return card_rows(list(trials.values_list("pk", flat=True)))
+    covering index, never the trials' wide rows), then those trials by primary key; `searching`: the ids through
+    the search index (trials/search.py: index_scans). Queries: 6 (card_rows's 5), and on PostgreSQL the search's
+    transaction and its settings."""
+    with index_scans(trials.db) if searching else nullcontext():
+        ids = list(trials.values_list("pk", flat=True))
+    return card_rows(ids)
 
 
 class CountedPaginator(Paginator):
@@ -121,7 +128,7 @@ def trial_list(request):
     # In the default order, narrowed by facets alone, the page's ids come from the facet index (no query).
     ids = listed_ids(filterset, (number - 1) * filterset.page_size, filterset.page_size)
     if ids is None:
-        page.object_list = rows_in_order(page.object_list)
+        page.object_list = rows_in_order(page.object_list, searching=bool(filterset.search_text))
     else:
         page.object_list = card_rows(ids)
     for trial in page.object_list:  # evaluated once here, then shown: the flags read the trial's own fields
