@@ -10,8 +10,10 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import RegistryIdentifierFactory, SourceFactory, publishable_trial, trial_with
+from trials import feed_changes
 from trials.actions import send_to_review
-from trials.changes import GROUPING
+from trials.changes import GROUPING, public_changes
+from trials.feed_changes import latest_changes, registry_changes
 from trials.models import Trial
 from trials.models.revisions import revision
 from trials.vocabularies import CurationState, OverallStatus
@@ -182,17 +184,67 @@ def test_pages_link_to_the_feed_that_follows_them(client, registry):
 
 
 @pytest.mark.parametrize(
-    "path", ["/feed/", "/trials/feed/", "/trials/feed/?status=RECRUITING", "/trials/NCT05555555/feed/"]
+    "path,queries",
+    [("/feed/", 16), ("/trials/feed/", 16), ("/trials/feed/?status=RECRUITING", 16), ("/trials/NCT05555555/feed/", 15)],
 )
-def test_feeds_run_a_fixed_number_of_queries(client, registry, django_assert_num_queries, path):
-    # The data version (page cache), the trials, then the history: the trials' (1), their many-to-many fields'
-    # (3), one per kind of part (7) and the names of mechanisms, countries and published trials (3).
-    with django_assert_num_queries(16):
+def test_feeds_run_a_fixed_number_of_queries(client, registry, django_assert_num_queries, path, queries):
+    # The data version (page cache), the trials' newest records (the registry's and a list's feeds:
+    # trials/feed_changes.py), the trials, then the history: the trials' (1), their many-to-many fields' (3), one
+    # per kind of part (7) and the names of mechanisms and countries (2); the titles of related trials when named.
+    with django_assert_num_queries(queries):
         client.get(path)
 
 
+def test_a_feed_reads_the_history_of_the_trials_that_can_hold_its_newest_changes_alone(registry, step, monkeypatch):
+    """The feeds read the trials by their newest record, newest first, a batch at a time, and stop once no trial
+    left can hold a change newer than the last entry kept: the same entries as reading every trial's history. The
+    newest record may be a part's (a change of its own) or one readers never see (a curator's note)."""
+    for number in range(8):
+        step()
+        publishable_trial(brief_title=f"Later trial {number}")
+    step()
+    RegistryIdentifierFactory(
+        trial=registry["recruiting"], value="NCT09999999", is_primary=False
+    )  # a part alone: a public change
+    step()
+    registry["completed"].curator_notes = NOTE + " once more"  # the newest record, and no public change
+    registry["completed"].save()
+    published = Trial.objects.published()
+    read = []
+
+    def spy(ids):
+        read.extend(ids)
+        return public_changes(ids)
+
+    def titles(entries):
+        return [f"{entry.trial.brief_title}: {entry.change.title}" for entry in entries]
+
+    everything = {"registry": titles(registry_changes(limit=1000)), "list": titles(latest_changes(published, 1000))}
+    monkeypatch.setattr(feed_changes, "public_changes", spy)
+    monkeypatch.setattr(feed_changes, "FEED_BATCH", 2)
+    expected = [
+        "Recruiting stromal trial: Changed: Registry identifier added",
+        "Later trial 7: Published in the registry",
+        "Later trial 6: Published in the registry",
+    ]
+    for name, newest in (
+        ("registry", lambda: registry_changes(limit=3)),
+        ("list", lambda: latest_changes(published, 3)),
+    ):
+        read.clear()
+        assert titles(newest()) == everything[name][:3] == expected
+        # A batch of two: the completed trial (its note) and the recruiting one (its identifier); then one of four:
+        # later trials 7 to 4. The next, later trial 3, was published before trial 6, the last entry kept.
+        assert sorted(read) == sorted(
+            published.exclude(
+                brief_title__in=["Later trial 3", "Later trial 2", "Later trial 1", "Later trial 0"]
+            ).values_list("pk", flat=True)
+        ), name
+        assert published.count() == 10
+
+
 def test_change_log_runs_a_fixed_number_of_queries(client, registry, django_assert_num_queries):
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(15):
         client.get("/trials/NCT05555555/changes/")
 
 
@@ -232,3 +284,26 @@ def test_another_or_a_former_address_redirects_to_the_trials_own(client, registr
             assert response.status_code == 301, (key, route)
             assert response["Location"] == f"/trials/NCT05555555/{route}/"
     assert client.get("/trials/ISRCTN99999999/changes/").status_code == 404
+
+
+def test_the_registry_feed_never_reads_a_trial_without_history(registry, step, monkeypatch):
+    """A trial written without history (in bulk) has no change for the registry's feed, so its history is never
+    read, however new the trial: a registry loaded in bulk would otherwise be read whole."""
+    step()
+    Trial.objects.bulk_create(
+        [Trial(slug=f"bulk-{number}", brief_title=f"Bulk {number}", curation_state="PUBLISHED") for number in range(3)]
+    )
+    read = []
+
+    def spy(ids):
+        read.extend(ids)
+        return public_changes(ids)
+
+    monkeypatch.setattr(feed_changes, "public_changes", spy)
+    entries = registry_changes()
+    assert [entry.trial.brief_title for entry in entries] == [
+        "Completed islet trial",
+        "Recruiting stromal trial",
+        "Completed islet trial",
+    ]
+    assert not Trial.objects.filter(pk__in=read, slug__startswith="bulk-").exists()

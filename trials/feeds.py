@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 from django.views.decorators.http import require_GET
 
-from trials.changes import TrialChange, latest_changes, public_changes, registry_changes
+from trials.changes import public_changes
+from trials.feed_changes import TrialChange, latest_changes, registry_changes
 from trials.filters import LIST_MULTI_PARAMETERS, LIST_SINGLE_PARAMETERS, filtered_trials
 from trials.page_cache import cache_parameters
 
@@ -62,7 +63,7 @@ class ChangeFeed(Feed):
 
 @require_GET
 def registry_feed(request: HttpRequest) -> HttpResponse:
-    """/feed/: the newest public changes across the registry, newest first (at most 50). Fourteen queries."""
+    """/feed/: the newest public changes across the registry, newest first (at most 50): trials/feed_changes.py."""
     return ChangeFeed(
         title=f"{REGISTRY}: every public change",
         link=reverse("home"),

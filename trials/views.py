@@ -205,7 +205,7 @@ def trial_or_redirect(key, route):
 @require_GET
 def trial_changes(request, key):
     """/trials/<identifier>/changes/: what changed in the trial's public facts, and when, newest first
-    (trials/changes.py). Fifteen queries."""
+    (trials/changes.py). Fourteen queries, fifteen when it names related trials."""
     from trials.changes import public_changes
 
     trial, moved = trial_or_redirect(key, "trials:changes")
