@@ -290,7 +290,7 @@ def index_scans(db: str) -> Iterator[None]:
     which lies out of line (TOAST): the index answers the same for words without reading a single document, and
     a phrase rechecks only its matches. At 100,000 trials, "stem cells" (99,569 matches) took 344 ms to rank and
     412 ms to list the matches by scanning the table, 150 and 63 ms through the index (bench/RESULTS.md).
-    Elsewhere, nothing changes."""
+    On SQLite, nothing changes."""
     if not is_postgresql(db):
         yield
         return

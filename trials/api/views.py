@@ -5,6 +5,8 @@ its Accept header), for anyone (no sign-in), rate-limited per client (throttling
 served from the pages' cache when they can be (trials/page_cache.py; an answer from the cache costs no throttle).
 """
 
+from contextlib import nullcontext
+
 from django.conf import settings
 from django.http import HttpResponsePermanentRedirect
 from django.urls import reverse
@@ -31,6 +33,7 @@ from trials.api.serializers import (
 from trials.filters import LIST_MULTI_PARAMETERS, LIST_SINGLE_PARAMETERS
 from trials.models import Trial
 from trials.page_cache import cache_parameters
+from trials.search import index_scans
 from trials.trial_page import former_address
 
 NOT_FOUND = "No published trial has this address."
@@ -59,18 +62,21 @@ class TrialList(GenericAPIView):
         description="The published trials /trials/ shows for the same parameters (and /trials/export.csv exports), "
         "in the same order, a page at a time. A value not understood answers 400 and names its parameter; a page "
         "past the last answers 404. Queries: 5 (one more for each of mechanism and country, whose values are checked), "
-        "whatever the page size; one more for the pages' cache.",
+        "whatever the page size; one more for the pages' cache; on PostgreSQL, a search's transaction and its "
+        "setting.",
     )
     def get(self, request):
         self.today = timezone.localdate()
         trials = self.filter_queryset(self.get_queryset())
         page_size, number = self.filterset.page_size, self.filterset.form.cleaned_data.get("page") or 1
-        count = trials.count()
-        last = max(1, -(-count // page_size))
-        if number > last:
-            raise NotFound(f"Page {number} is past the last page ({last}).")
-        start = (number - 1) * page_size
-        results = trial_records(trials, self.today, slice(start, start + page_size))
+        # A search's matches through the search index (trials/search.py: index_scans), as the list's page reads them.
+        with index_scans(trials.db) if self.filterset.search_text else nullcontext():
+            count = trials.count()
+            last = max(1, -(-count // page_size))
+            if number > last:
+                raise NotFound(f"Page {number} is past the last page ({last}).")
+            start = (number - 1) * page_size
+            results = trial_records(trials, self.today, slice(start, start + page_size))
         return Response(
             {
                 "count": count,
